@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mixmaster.errors import InputError
+from mixmaster.units import FloatArray
 
 MIN_SAMPLE_RATE_HZ = 8_000
 MAX_SAMPLE_RATE_HZ = 384_000
@@ -30,7 +31,7 @@ def check_sample_rate(sample_rate_hz: float) -> int:
     return int(sample_rate_hz)
 
 
-def as_audio(x: npt.ArrayLike, *, check_finite: bool = True) -> npt.NDArray[np.floating]:
+def as_audio(x: npt.ArrayLike, *, check_finite: bool = True) -> FloatArray:
     """Validate audio at the edge and return it as a floating array ``(channels, samples)``.
 
     The input is never modified or copied unless its dtype is not floating point.

@@ -6,11 +6,12 @@ Silence maps to ``-inf`` dB (never a warning, never NaN).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.floating]
+FloatArray = npt.NDArray[np.floating[Any]]
 
 
 def db_to_lin(gain_db: float) -> float:
