@@ -1,0 +1,323 @@
+"""True-peak level per ITU-R BS.1770-4 Annex 2, and sample peak.
+
+The true peak is the maximum absolute value of the signal after oversampling by an interpolating
+low-pass filter (BS.1770-4 Annex 2: at least 4x for 48 kHz material). Oversampling is by the
+polyphase FIR of :func:`polyphase_taps`; BS.1770's own example uses 48 taps in 4 phases (12 taps
+per phase); ours uses 32 taps per phase so that sines up to 20 kHz at 44.1 kHz are interpolated
+to within 0.07 dB (the 12-tap example under-reads by up to 1.6 dB there), measured with the
+filter's fractional-delay error per phase.
+
+Speed: each phase's output is a short correlation; we compute all phases of a block of input as
+one matrix product (a banded Toeplitz matrix of the taps against overlapping rows of the input),
+which BLAS runs at full SIMD speed, in float32 (ample for a level in dB), one bounded block at a
+time, so memory stays at a few MB whatever the file's length.
+
+Edges: the signal is taken to be zero before its first and after its last sample, and the
+interpolated signal is evaluated over the filter's whole support, so the overshoot of an abrupt
+start or end (e.g. a full-scale sine cut mid-cycle) is measured, as a DAC would reproduce it.
+
+Silence reads ``-inf`` dBTP / dBFS, without a warning.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy.signal.windows import kaiser  # type: ignore[import-untyped]
+
+from mixmaster.audio import as_audio, check_sample_rate
+from mixmaster.errors import ParamError
+from mixmaster.units import lin_to_db
+
+__all__ = [
+    "TAPS_PER_PHASE",
+    "oversampling_factor",
+    "polyphase_taps",
+    "sample_peak_dbfs",
+    "true_peak_dbtp",
+    "true_peak_lin",
+    "upsample",
+]
+
+TAPS_PER_PHASE = 32
+"""Input samples each interpolated value is computed from (the FIR is ``factor * 32 + 1`` long)."""
+
+_KAISER_BETA = 4.5
+"""Kaiser window shape; minimises the worst interpolation error up to 0.4535 fs (20 kHz at
+44.1 kHz) for 32 taps per phase: 0.04 dB up to 0.4167 fs, 0.07 dB up to 0.4535 fs."""
+
+_MAX_FACTOR = 16
+_BLOCK_SAMPLES = 1 << 16
+"""Input samples per block of the chunked true-peak scan (about 1.5 MB of float32 work space)."""
+
+
+def oversampling_factor(sample_rate_hz: int) -> int:
+    """Return the oversampling factor for a true-peak measurement at ``sample_rate_hz``.
+
+    4 below 96 kHz (BS.1770-4 Annex 2: 4x for 48 kHz, so that 44.1 and 48 kHz are read at
+    176.4 and 192 kHz), 2 from 96 kHz, 1 from 192 kHz (the signal is already sampled that
+    finely).
+
+    Raises
+    ------
+    InputError
+        ``unsupported_sample_rate`` outside 8-384 kHz.
+    """
+    fs = check_sample_rate(sample_rate_hz)
+    if fs < 96_000:
+        return 4
+    if fs < 192_000:
+        return 2
+    return 1
+
+
+def polyphase_taps(factor: int) -> npt.NDArray[np.float64]:
+    """Return the interpolation filter for ``factor``-times oversampling, split into phases.
+
+    Design: a windowed sinc (Kaiser, beta 4.5) of ``factor * TAPS_PER_PHASE + 1`` taps, cut off at
+    the original Nyquist frequency; each phase is normalised to unity gain at DC. Because the
+    sinc is zero at whole-sample offsets, phase 0 is exactly the input sample (so the true peak
+    is never below the sample peak). Passband: within 0.04 dB up to 0.4167 fs (20 kHz at 48 kHz)
+    and 0.07 dB up to 0.4535 fs (20 kHz at 44.1 kHz), including image leakage.
+
+    Layout: row ``p`` of the result holds the taps of phase ``p``; with ``T = TAPS_PER_PHASE``,
+    the interpolated value at time ``n + p / factor`` (in input samples) is::
+
+        y[n * factor + p] = sum(taps[p, j] * x[n - T // 2 + 1 + j] for j in range(T))
+
+    The array is designed once per factor, cached, and read-only.
+
+    Parameters
+    ----------
+    factor
+        Oversampling factor, 1 to 16. ``factor == 1`` gives ``[[1.0]]``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(factor, TAPS_PER_PHASE)`` float64 (``(1, 1)`` for ``factor == 1``), read-only.
+
+    Raises
+    ------
+    ParamError
+        ``bad_oversampling_factor`` if ``factor`` is not a whole number from 1 to 16.
+    """
+    return _polyphase_taps_cached(_check_factor(factor))
+
+
+def _check_factor(factor: int) -> int:
+    if isinstance(factor, bool) or not isinstance(factor, int | np.integer):
+        raise ParamError(
+            "bad_oversampling_factor",
+            f"Oversampling factor {factor!r} is not a whole number; accepted: 1 to {_MAX_FACTOR}.",
+            field="factor",
+        )
+    if not 1 <= factor <= _MAX_FACTOR:
+        raise ParamError(
+            "bad_oversampling_factor",
+            f"Oversampling factor {factor} is out of range; accepted: 1 to {_MAX_FACTOR}.",
+            field="factor",
+        )
+    return int(factor)
+
+
+@functools.cache
+def _polyphase_taps_cached(factor: int) -> npt.NDArray[np.float64]:
+    if factor == 1:
+        one = np.ones((1, 1))
+        one.flags.writeable = False
+        return one
+    t = TAPS_PER_PHASE
+    length = factor * t + 1
+    centre = factor * t // 2
+    j = np.arange(length)
+    window: npt.NDArray[np.float64] = np.asarray(kaiser(length, _KAISER_BETA), dtype=np.float64)
+    h = np.sinc((j - centre) / factor) * window
+    # Phase p, tap j multiplies x[n - T/2 + 1 + j]; it is h[p + (T - 1 - j) * factor].
+    idx = np.arange(factor)[:, None] + (t - 1 - np.arange(t))[None, :] * factor
+    taps: npt.NDArray[np.float64] = h[idx]
+    taps[0] = 0.0
+    taps[0, t // 2 - 1] = 1.0  # the sinc's zeros, exactly: phase 0 passes the input through
+    taps /= taps.sum(axis=1, keepdims=True)
+    taps.flags.writeable = False
+    return taps
+
+
+@functools.cache
+def _toeplitz_weights(factor: int, rows_samples: int, dtype: str) -> npt.NDArray[Any]:
+    """The banded matrix ``W`` that maps a row of ``R + T - 1`` input samples to ``R`` outputs.
+
+    ``W[r + j, r * (factor - 1) + p - 1] = taps[p, j]`` for phases ``p >= 1`` (phase 0 is the
+    input itself). A row of ``R + T - 1`` consecutive samples times ``W`` gives the phases
+    ``1..factor-1`` of ``R`` consecutive output positions.
+    """
+    taps = _polyphase_taps_cached(factor)
+    t = taps.shape[1]
+    r_n = rows_samples
+    w = np.zeros((r_n + t - 1, r_n, factor - 1))
+    for r in range(r_n):
+        w[r : r + t, r, :] = taps[1:].T
+    out: npt.NDArray[Any] = np.ascontiguousarray(
+        w.reshape(r_n + t - 1, r_n * (factor - 1)), dtype=dtype
+    )
+    out.flags.writeable = False
+    return out
+
+
+def _interpolate(ext: npt.NDArray[Any], n_out: int, factor: int) -> npt.NDArray[Any]:
+    """Phases ``1..factor-1`` for ``n_out`` positions; output ``i`` reads ``ext[i : i + T]``.
+
+    ``ext`` must be 1-D, contiguous, and hold at least ``ceil(n_out / R) * R + T - 1`` samples
+    (``R = TAPS_PER_PHASE``). Returns ``(n_out, factor - 1)`` in ``ext``'s dtype.
+    """
+    t = TAPS_PER_PHASE
+    r_n = TAPS_PER_PHASE
+    rows = -(-n_out // r_n)
+    w = _toeplitz_weights(factor, r_n, ext.dtype.str)
+    item = ext.itemsize
+    windows = np.lib.stride_tricks.as_strided(
+        ext, shape=(rows, r_n + t - 1), strides=(r_n * item, item), writeable=False
+    )
+    y: npt.NDArray[Any] = np.ascontiguousarray(windows) @ w
+    return y.reshape(rows * r_n, factor - 1)[:n_out]
+
+
+def upsample(x: npt.ArrayLike, factor: int) -> npt.NDArray[np.floating[Any]]:
+    """Oversample ``x`` by ``factor`` with the true-peak interpolation filter.
+
+    The signal is taken as zero before its first and after its last sample (so interpolated
+    values near both ends include the filter's edge response, as for an abrupt start or end).
+    Output sample ``n * factor + p`` is the signal at time ``n + p / factor`` input samples, so
+    ``y[:, ::factor]`` equals ``x`` exactly. (The overshoot *outside* ``[0, samples)`` is left
+    out here to keep the samples aligned; :func:`true_peak_lin` includes it.)
+
+    Parameters
+    ----------
+    x
+        Audio ``(channels, samples)``; float32 input gives float32 output, anything else
+        float64. Not modified.
+    factor
+        Oversampling factor, 1 to 16 (see :func:`oversampling_factor`).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(channels, samples * factor)``, a new array.
+
+    Raises
+    ------
+    InputError
+        ``bad_layout``, ``empty_audio``, ``non_finite`` (see :func:`mixmaster.audio.as_audio`).
+    ParamError
+        ``bad_oversampling_factor``.
+    """
+    factor = _check_factor(factor)
+    arr = as_audio(x)
+    dtype = np.float32 if arr.dtype == np.float32 else np.float64
+    channels, n = arr.shape
+    out: npt.NDArray[np.floating[Any]] = np.empty((channels, n * factor), dtype=dtype)
+    if factor == 1:
+        out[...] = arr
+        return out
+    t = TAPS_PER_PHASE
+    lead = t // 2 - 1  # output n reads x[n - lead .. n + T/2]
+    for ch in range(channels):
+        view = out[ch].reshape(n, factor)
+        view[:, 0] = arr[ch]
+        for start in range(0, n, _BLOCK_SAMPLES):
+            count = min(_BLOCK_SAMPLES, n - start)
+            view[start : start + count, 1:] = _interpolate(
+                _extended_block(arr[ch], start - lead, count, dtype), count, factor
+            )
+    return out
+
+
+def _extended_block(
+    channel: npt.NDArray[np.floating[Any]], first: int, count: int, dtype: type[np.floating[Any]]
+) -> npt.NDArray[Any]:
+    """Samples ``channel[first : first + count + T - 1]`` (zero outside the signal), padded.
+
+    The result is contiguous, of ``dtype``, and long enough for :func:`_interpolate` with
+    ``count`` outputs.
+    """
+    t = TAPS_PER_PHASE
+    rows = -(-count // t)
+    ext = np.zeros(rows * t + t - 1, dtype=dtype)
+    lo = max(first, 0)
+    hi = min(first + count + t - 1, channel.shape[0])
+    if hi > lo:
+        ext[lo - first : hi - first] = channel[lo:hi]
+    return ext
+
+
+def true_peak_lin(x: npt.ArrayLike, sample_rate_hz: int) -> npt.NDArray[np.float64]:
+    """True-peak level per channel, as a linear amplitude (BS.1770-4 Annex 2).
+
+    The signal is oversampled by :func:`oversampling_factor` with :func:`polyphase_taps`, block
+    by block (never the whole file at once), over the filter's whole support including the
+    overshoot before the first and after the last sample, and the maximum of ``|y|`` is taken.
+    Phase 0 is the input itself, so the result is never below the sample peak. Silence gives 0.
+
+    Parameters
+    ----------
+    x
+        Audio ``(channels, samples)``. Not modified.
+    sample_rate_hz
+        Sample rate, 8 kHz to 384 kHz.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(channels,)`` float64, linear (1.0 = full scale).
+
+    Raises
+    ------
+    InputError
+        ``bad_layout``, ``empty_audio``, ``non_finite``, ``unsupported_sample_rate``.
+    """
+    arr = as_audio(x)
+    factor = oversampling_factor(sample_rate_hz)
+    peaks: npt.NDArray[np.float64] = np.max(np.abs(arr), axis=1).astype(np.float64)
+    if factor == 1:
+        return peaks
+    t = TAPS_PER_PHASE
+    lead = t // 2 - 1
+    n = arr.shape[1]
+    # Interpolated positions n' from -T/2 to n - 1 + T/2 see at least one sample of the signal.
+    first_out = -(t // 2)
+    last_out = n - 1 + t // 2
+    for ch in range(arr.shape[0]):
+        peak = float(peaks[ch])
+        for start in range(first_out, last_out + 1, _BLOCK_SAMPLES):
+            count = min(_BLOCK_SAMPLES, last_out + 1 - start)
+            y = _interpolate(
+                _extended_block(arr[ch], start - lead, count, np.float32), count, factor
+            )
+            peak = max(peak, float(y.max()), -float(y.min()))
+        peaks[ch] = peak
+    return peaks
+
+
+def true_peak_dbtp(x: npt.ArrayLike, sample_rate_hz: int) -> float:
+    """True-peak level in dBTP, the maximum over channels (BS.1770-4 Annex 2).
+
+    Silence gives ``-inf``. Raises as :func:`true_peak_lin`.
+    """
+    return lin_to_db(float(np.max(true_peak_lin(x, sample_rate_hz))))
+
+
+def sample_peak_dbfs(x: npt.ArrayLike) -> float:
+    """Sample-peak level in dBFS: the largest ``|x|`` over all channels and samples.
+
+    Silence gives ``-inf``.
+
+    Raises
+    ------
+    InputError
+        ``bad_layout``, ``empty_audio``, ``non_finite``.
+    """
+    arr = as_audio(x)
+    return lin_to_db(float(np.max(np.abs(arr))))
