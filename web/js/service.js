@@ -1,0 +1,59 @@
+// The two calls this page makes to its own server. Neither carries audio:
+// - POST /api/decide {features, intent}: the numbers the analysis measured and what the person
+//   asked for; the answer is {params, explanation, source, reason}.
+// - POST /api/jobs {outcome, duration_s, platform}: one aggregate count per finished job.
+
+const DECIDE_TIMEOUT_MS = 30000;
+
+export class ServiceUnavailable extends Error {
+  constructor(reason) {
+    super(`The decision service is unavailable (${reason}).`);
+    this.name = "ServiceUnavailable";
+    this.reason = reason; // "offline" | "timeout" | "http_<status>" | "network" | "bad_answer"
+  }
+}
+
+export async function requestDecision(features, intent) {
+  if (!navigator.onLine) throw new ServiceUnavailable("offline");
+  let response;
+  try {
+    response = await fetch("/api/decide", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ features, intent }),
+      credentials: "omit",
+      cache: "no-store",
+      signal: AbortSignal.timeout(DECIDE_TIMEOUT_MS),
+    });
+  } catch (err) {
+    throw new ServiceUnavailable(err?.name === "TimeoutError" ? "timeout" : "network");
+  }
+  if (!response.ok) throw new ServiceUnavailable(`http_${response.status}`);
+  let answer;
+  try {
+    answer = await response.json();
+  } catch {
+    throw new ServiceUnavailable("bad_answer");
+  }
+  if (typeof answer?.params !== "object" || typeof answer?.source !== "string") {
+    throw new ServiceUnavailable("bad_answer");
+  }
+  return answer;
+}
+
+// Fire and forget: a failed report (offline, server down) changes nothing for the person.
+export function reportJob(outcome, durationS, platform) {
+  if (!navigator.onLine) return;
+  const body = JSON.stringify({
+    outcome,
+    duration_s: Math.max(0, Math.round(durationS * 10) / 10),
+    platform,
+  });
+  fetch("/api/jobs", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body,
+    credentials: "omit",
+    keepalive: true,
+  }).catch(() => {});
+}
