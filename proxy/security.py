@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
+import re
 from pathlib import PurePosixPath
 from typing import Final
 
@@ -63,8 +64,10 @@ MEDIA_TYPES: Final[dict[str, str]] = {
 }
 IMMUTABLE: Final = "public, max-age=31536000, immutable"
 REVALIDATE: Final = "no-cache"
-#: Paths (relative to the site root) whose files carry a version in their path or name.
-VERSIONED_PREFIXES: Final = ("vendor/",)
+#: Paths (relative to the site root) that carry their version, so their content never changes:
+#: the Pyodide distribution under ``vendor/pyodide/<version>/``. The manifest and our wheel sit
+#: in ``vendor/`` too but are rebuilt under the same name, so they are revalidated (ETag).
+VERSIONED_PATH: Final = re.compile(r"vendor/pyodide/\d+\.\d+\.\d+[^/]*/.+")
 
 
 class SecurityHeadersMiddleware:
@@ -103,9 +106,9 @@ def media_type_for(path: str) -> str:
 
 
 def cache_control_for(relative_path: str) -> str:
-    """Immutable for versioned assets under ``vendor/``; revalidate everything else (the shell)."""
+    """Immutable for versioned assets (:data:`VERSIONED_PATH`); revalidate everything else."""
     posix = relative_path.replace(os.sep, "/").lstrip("/")
-    return IMMUTABLE if posix.startswith(VERSIONED_PREFIXES) else REVALIDATE
+    return IMMUTABLE if VERSIONED_PATH.fullmatch(posix) else REVALIDATE
 
 
 class SiteFiles(StaticFiles):

@@ -36,7 +36,13 @@ def test_media_types(path: str, media_type: str) -> None:
     ("path", "cache_control"),
     [
         ("vendor/pyodide/0.27.8/pyodide.asm.wasm", IMMUTABLE),
-        ("vendor/wheels/mixmaster-0.1.0-py3-none-any.whl", IMMUTABLE),
+        ("vendor/pyodide/0.27.8/numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl", IMMUTABLE),
+        ("vendor/pyodide/0.27.8/pyodide-lock.json", IMMUTABLE),
+        # Rebuilt under the same name: revalidated.
+        ("vendor/mixmaster-0.1.0-py3-none-any.whl", REVALIDATE),
+        ("vendor/manifest.json", REVALIDATE),
+        ("vendor/manifest.js", REVALIDATE),
+        ("vendor/pyodide/latest/pyodide.mjs", REVALIDATE),
         ("index.html", REVALIDATE),
         ("sw.js", REVALIDATE),
         ("js/main.js", REVALIDATE),
