@@ -126,3 +126,29 @@ def programme(
         out[ch] = mono + pad * (2 * pan) + ambience
     rms = np.sqrt(np.mean(out**2))
     return out * (10.0 ** (level_dbfs_rms / 20.0) / rms)
+
+
+def tilted_noise(
+    tilt_db_per_oct: float,
+    level_dbfs_rms: float,
+    duration_s: float,
+    sample_rate_hz: int,
+    channels: int = 2,
+    seed: int = 0,
+) -> Audio:
+    """Noise whose ⅓-octave band levels slope by ``tilt_db_per_oct`` (0 = pink, +3 ≈ white).
+
+    Shaped in the frequency domain around 1 kHz and limited to 20 Hz-20 kHz: a smooth, music-like
+    long-term spectrum (mastered music reads about -1.5 dB/oct in ⅓-octave bands). Channels are
+    independent.
+    """
+    rng = np.random.default_rng(seed)
+    n = round(duration_s * sample_rate_hz)
+    spec = np.fft.rfft(rng.standard_normal((channels, n)), axis=1)
+    f = np.fft.rfftfreq(n, 1.0 / sample_rate_hz)
+    f[0] = f[1] if n > 1 else 1.0
+    spec *= f**-0.5 * 10.0 ** (tilt_db_per_oct * np.log2(f / 1000.0) / 20.0)
+    spec[:, (f < 20.0) | (f > 20_000.0)] = 0.0  # the audio band only
+    x = np.fft.irfft(spec, n=n, axis=1)
+    x /= np.sqrt(np.mean(x**2)) + 1e-30
+    return x * 10.0 ** (level_dbfs_rms / 20.0)
