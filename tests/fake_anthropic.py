@@ -100,6 +100,13 @@ def schema_answer(request: Mapping[str, Any]) -> Reply:
     return Reply(body=message([block], stop_reason="tool_use", model=request.get("model", "")))
 
 
+def tool_input_of(reply: Reply) -> Any:
+    """The input of the first ``tool_use`` block of a reply made by this module."""
+    if isinstance(reply.body, bytes):
+        raise ValueError("a raw reply has no tool call")
+    return next(b["input"] for b in reply.body["content"] if b["type"] == "tool_use")
+
+
 def text_answer(text: str, *, stop_reason: str = "end_turn") -> Behaviour:
     """Answer with a plain text block and no tool call."""
 
