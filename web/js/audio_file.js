@@ -44,6 +44,38 @@ function readUint32BE(bytes, at) {
   return ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
 }
 
+function readUint32LE(bytes, at) {
+  return (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0;
+}
+
+// WAV (RIFF/RF64/BW64): "fmt " gives channels, rate and block size; "data" (or RF64's "ds64")
+// the data size. Only the header is needed; the samples themselves are parsed in Python.
+function wavInfo(bytes, fileSize) {
+  let channels = null;
+  let rateHz = null;
+  let blockAlign = null;
+  let ds64DataBytes = null;
+  let at = 12;
+  while (at + 8 <= bytes.length) {
+    const id = ascii(bytes, at, 4);
+    const size = readUint32LE(bytes, at + 4);
+    if (id === "fmt " && at + 22 <= bytes.length) {
+      channels = bytes[at + 10] | (bytes[at + 11] << 8);
+      rateHz = readUint32LE(bytes, at + 12);
+      blockAlign = bytes[at + 20] | (bytes[at + 21] << 8);
+    } else if (id === "ds64" && at + 24 <= bytes.length) {
+      ds64DataBytes = readUint32LE(bytes, at + 16) + readUint32LE(bytes, at + 20) * 2 ** 32;
+    } else if (id === "data") {
+      const declared = size === 0xffffffff && ds64DataBytes !== null ? ds64DataBytes : size;
+      const dataBytes = Math.min(declared, fileSize - (at + 8));
+      if (!channels || !blockAlign) break;
+      return { rateHz, channels, channelSamples: channels * Math.floor(dataBytes / blockAlign) };
+    }
+    at += 8 + size + (size % 2);
+  }
+  return { rateHz, channels, channelSamples: null };
+}
+
 // AIFF's COMM chunk: channels, frames and an 80-bit IEEE extended sample rate.
 function aiffInfo(bytes) {
   let at = 12;
@@ -58,20 +90,20 @@ function aiffInfo(bytes) {
       const hi = readUint32BE(bytes, c + 10);
       const lo = readUint32BE(bytes, c + 14);
       const rateHz = Math.round(hi * 2 ** (exponent - 31) + lo * 2 ** (exponent - 63));
-      return { rateHz, channelSamples: channels * frames };
+      return { rateHz, channels, channelSamples: channels * frames };
     }
     at += 8 + size + (size % 2);
   }
-  return { rateHz: null, channelSamples: null };
+  return { rateHz: null, channels: null, channelSamples: null };
 }
 
 // FLAC STREAMINFO (the first metadata block): 20-bit rate, 3-bit channels-1, 36-bit frames.
 function flacInfo(bytes) {
-  if (bytes.length < 26) return { rateHz: null, channelSamples: null };
+  if (bytes.length < 26) return { rateHz: null, channels: null, channelSamples: null };
   const rateHz = (bytes[18] << 12) | (bytes[19] << 4) | (bytes[20] >> 4);
   const channels = ((bytes[20] >> 1) & 0x07) + 1;
   const frames = (bytes[21] & 0x0f) * 2 ** 32 + readUint32BE(bytes, 22);
-  return { rateHz: rateHz || null, channelSamples: frames ? channels * frames : null };
+  return { rateHz: rateHz || null, channels, channelSamples: frames ? channels * frames : null };
 }
 
 const MP3_RATES_HZ = { 3: [44100, 48000, 32000], 2: [22050, 24000, 16000], 0: [11025, 12000, 8000] };
@@ -126,26 +158,40 @@ function m4aRate(bytes) {
   return null;
 }
 
-export function headerInfo(bytes, format) {
+export function headerInfo(bytes, format, fileSize = bytes.length) {
+  const rateOnly = (rateHz) => ({ rateHz, channels: null, channelSamples: null });
   switch (format) {
+    case "wav":
+      return wavInfo(bytes, fileSize);
     case "aiff":
       return aiffInfo(bytes);
     case "flac":
       return flacInfo(bytes);
     case "mp3":
-      return { rateHz: mp3Rate(bytes), channelSamples: null };
+      return rateOnly(mp3Rate(bytes));
     case "aac":
-      return { rateHz: aacRate(bytes), channelSamples: null };
+      return rateOnly(aacRate(bytes));
     case "ogg":
-      return { rateHz: oggRate(bytes), channelSamples: null };
+      return rateOnly(oggRate(bytes));
     case "m4a":
-      return { rateHz: m4aRate(bytes), channelSamples: null };
+      return rateOnly(m4aRate(bytes));
     default:
-      return { rateHz: null, channelSamples: null };
+      return rateOnly(null);
   }
 }
 
-const megabytes = (n) => `${Math.round(n / 1e6)} MB`;
+const megabytes = (n) => `${Math.round(n / 2 ** 20)} MB`;
+
+function tooLong(file, info, limits) {
+  const minutes = info.rateHz && info.channels ? info.channelSamples / info.channels / info.rateHz / 60 : null;
+  const length = minutes === null ? "too long" : `${minutes.toFixed(1)} minutes long`;
+  return new AudioFileError(
+    "too_long",
+    `“${file.name}” is ${length}; the browser can master ${limits.summary}.`,
+  );
+}
+
+const HEADER_BYTES = 65536;
 
 function tooLarge(file, limitBytes, what) {
   return new AudioFileError(
@@ -162,7 +208,7 @@ export async function readAudioFile(file, limits) {
     throw new AudioFileError("empty_file", `“${file.name}” is empty.`);
   }
   if (file.size > limits.max_file_bytes) throw tooLarge(file, limits.max_file_bytes, "audio");
-  const head = new Uint8Array(await file.slice(0, 64).arrayBuffer());
+  const head = new Uint8Array(await file.slice(0, HEADER_BYTES).arrayBuffer());
   const format = sniffFormat(head);
   if (format === null) {
     throw new AudioFileError(
@@ -174,14 +220,19 @@ export async function readAudioFile(file, limits) {
   if (LOSSY.has(format) && file.size > limits.max_lossy_file_bytes) {
     throw tooLarge(file, limits.max_lossy_file_bytes, "compressed");
   }
-  const buffer = await file.arrayBuffer();
   if (format === "wav") {
+    const info = headerInfo(head, format, file.size);
+    if (info.channelSamples !== null && info.channelSamples > limits.max_channel_samples) {
+      throw tooLong(file, info, limits);
+    }
+    const buffer = await file.arrayBuffer();
     return { format, args: { wav: buffer }, transfer: [buffer] };
   }
+  const buffer = await file.arrayBuffer();
   const bytes = new Uint8Array(buffer);
-  const info = headerInfo(bytes, format);
+  const info = headerInfo(bytes, format, file.size);
   if (info.channelSamples !== null && info.channelSamples > limits.max_channel_samples) {
-    throw new AudioFileError("too_long", limits.too_long_message);
+    throw tooLong(file, info, limits);
   }
   const rateHz = info.rateHz ?? FALLBACK_RATE_HZ;
   const channels = await decode(buffer, rateHz, file.name, format);

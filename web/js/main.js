@@ -33,6 +33,7 @@ let loaded = null; // {file, features} of the input the worker holds
 let runToken = 0; // each run takes a new token; answers for an older token are dropped
 let jobStartedMs = 0;
 let busy = false;
+let lastDecision = null; // how the current master's parameters were decided, for the report
 
 const engine = new Engine("/worker.js", {
   onBootProgress: (_stage, fraction) => {
@@ -135,6 +136,7 @@ async function decideAndMaster(token) {
     { onProgress: progressTo(token, "mastering", "Mastering") },
   );
   if (token !== runToken) return;
+  lastDecision = decision;
   download.show(out.wav, masterFileName(loaded.file.name));
   report.show(out.rows, decision);
   status.set("done", `Done. ${out.headline} Your master is ready to download.`);
@@ -175,13 +177,24 @@ function splitSentences(text) {
   return (text.match(/[^.!?]+[.!?]+(\s|$)|[^.!?]+$/g) ?? []).map((s) => s.trim()).filter(Boolean);
 }
 
+// Another bit depth means mastering again with that depth's dither (the true-peak guarantee
+// holds per depth); the worker reuses the decided parameters.
 async function reencode(bits) {
   if (loaded === null || busy || status.state !== "done") return;
-  const token = runToken;
+  const token = ++runToken;
+  setBusy(true);
   try {
-    const out = await engine.request("encode", { bits });
+    status.set("mastering", "Mastering for the new format…", 0);
+    const out = await engine.request(
+      "encode",
+      { bits },
+      { onProgress: progressTo(token, "mastering", "Mastering") },
+    );
     if (token !== runToken) return;
     download.show(out.wav, masterFileName(loaded.file.name));
+    report.show(out.rows, lastDecision);
+    status.set("done", `Done. ${out.headline} Your master is ready to download.`);
+    setBusy(false);
   } catch (err) {
     fail(err, token);
   }

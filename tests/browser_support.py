@@ -1,0 +1,138 @@
+"""Helpers for the browser tests: the real proxy app on a loopback port, recording every request
+it receives, and Debian's Chromium driven by Playwright.
+
+Only loopback is used. Playwright's own browser download is never needed: the tests launch
+``/usr/bin/chromium``.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import uvicorn
+from mixmaster_proxy.app import create_app
+from mixmaster_proxy.config import Config
+from starlette.types import Message, Receive, Scope, Send
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+#: How long a page may take to boot the engine and master a short file (cold Pyodide ~10 s).
+JOB_TIMEOUT_MS = 240_000
+
+
+@dataclass(frozen=True)
+class SeenRequest:
+    """One HTTP request as the server received it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class RecordingApp:
+    """ASGI wrapper that records every request (method, path, headers, body) before answering."""
+
+    app: Any
+    requests: list[SeenRequest] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body = bytearray()
+
+        async def recording_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                body.extend(message.get("body", b""))
+            return message
+
+        try:
+            await self.app(scope, recording_receive, send)
+        finally:
+            headers = {
+                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
+            }
+            seen = SeenRequest(scope["method"], scope["path"], headers, bytes(body))
+            with self.lock:
+                self.requests.append(seen)
+
+    def snapshot(self) -> list[SeenRequest]:
+        with self.lock:
+            return list(self.requests)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.requests.clear()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve_proxy(config: Config) -> Iterator[tuple[str, RecordingApp]]:
+    """Run the proxy app with uvicorn in a thread; yield ``(base_url, recorder)``."""
+    recorder = RecordingApp(create_app(config))
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(recorder, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the proxy did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", recorder
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def proxy_config(**overrides: Any) -> Config:
+    """The proxy's configuration for tests: no API key, no rate limit, the repository's web/."""
+    values: dict[str, Any] = {"rate_limit_per_min": 0, "web_dir": ROOT / "web"}
+    values.update(overrides)
+    return Config(**values)
+
+
+def write_wav_pcm(
+    path: Path, audio: npt.NDArray[np.float64], sample_rate_hz: int, bits: int
+) -> Path:
+    """Write ``(channels, samples)`` audio as integer PCM WAV with the standard library."""
+    scale = 2 ** (bits - 1) - 1
+    ints = np.clip(np.round(audio.T * scale), -scale - 1, scale).astype("<i4")
+    frames = ints.reshape(-1).view(np.uint8).reshape(-1, 4)[:, : bits // 8].tobytes()
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(audio.shape[0])
+        w.setsampwidth(bits // 8)
+        w.setframerate(sample_rate_hz)
+        w.writeframes(frames)
+    return path

@@ -1,0 +1,259 @@
+"""mixmaster.api: the facade the browser's worker calls, tested natively (same code as Pyodide)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mixmaster import api
+from mixmaster.analyze import validate_features
+from mixmaster.loudness import integrated_loudness
+from mixmaster.truepeak import true_peak_dbtp
+from mixmaster.wavio import encode_wav, read_wav
+from signals import programme, sine
+
+
+def _wav(audio: np.ndarray, rate: int, bits: str) -> bytes:
+    return encode_wav(audio, rate, bits)  # type: ignore[arg-type]
+
+
+def _ok(reply: dict[str, Any]) -> Any:
+    assert "error" not in reply, reply.get("error")
+    return reply["result"]
+
+
+def _json_plain(value: Any) -> Any:
+    """JSON round trip of everything but bytes, refusing NaN/Infinity (as JSON.stringify would
+    turn them into null)."""
+    if isinstance(value, bytes):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_plain(v) for v in value]
+    return json.loads(json.dumps(value, allow_nan=False))
+
+
+# --- describe and limits ----------------------------------------------------------------------
+
+
+def test_describe_gives_controls_defaults_and_limits() -> None:
+    d = api.describe()
+    assert [s["name"] for s in d["stages"]][:2] == ["highpass", "eq"]
+    assert d["platforms"]["spotify"] == -14.0
+    assert d["default_intent"]["platform"] == "spotify"
+    assert d["default_intent"]["ceiling_dbtp"] == -1.0
+    assert d["default_intent"]["style"] == "balanced"
+    assert d["default_bits"] == "24" and set(d["bit_depths"]) == {"16", "24", "32f"}
+    limits = d["limits"]
+    assert limits["max_channel_samples"] == api.MAX_CHANNEL_SAMPLES
+    assert limits["max_lossy_file_bytes"] < limits["max_file_bytes"]
+    assert "20 minutes" in limits["summary"]
+    _json_plain(d)
+
+
+@pytest.mark.parametrize(
+    ("channels", "frames", "too_long"),
+    [
+        (2, api.MAX_CHANNEL_SAMPLES // 2, False),
+        (2, api.MAX_CHANNEL_SAMPLES // 2 + 1, True),
+        (1, api.MAX_CHANNEL_SAMPLES, False),
+        (8, api.MAX_CHANNEL_SAMPLES // 8 + 1, True),
+    ],
+)
+def test_check_length_at_the_limit(channels: int, frames: int, too_long: bool) -> None:
+    if not too_long:
+        api.check_length(channels, frames, 48_000)
+        return
+    with pytest.raises(api.InputError) as err:
+        api.check_length(channels, frames, 48_000)
+    assert err.value.code == "too_long"
+    assert "minutes" in err.value.message
+
+
+# --- loading ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rate", [44_100, 96_000])
+@pytest.mark.parametrize("bits", ["16", "24", "32f"])
+@pytest.mark.parametrize("channels", [1, 2])
+def test_load_wav_keeps_native_rate_and_depth(rate: int, bits: str, channels: int) -> None:
+    x = sine(997.0, -6.0, 0.25, rate, channels)
+    track = api.load_wav(memoryview(_wav(x, rate, bits)))
+    assert track.sample_rate_hz == rate
+    assert track.audio.shape == x.shape and track.audio.dtype == np.float32
+    expected = "WAV, 32-bit float" if bits == "32f" else f"WAV, {bits}-bit PCM"
+    assert track.source == expected
+    np.testing.assert_allclose(track.audio, x, atol=2.0**-15)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 6])
+def test_load_channels_takes_float32_buffers(channels: int) -> None:
+    x = sine(440.0, -12.0, 0.2, 48_000, channels).astype(np.float32)
+    buffers = [memoryview(row.tobytes()) for row in x]
+    track = api.load_channels(buffers, 48_000.0)
+    assert track.sample_rate_hz == 48_000
+    np.testing.assert_array_equal(track.audio, x)
+
+
+@pytest.mark.parametrize(
+    ("buffers", "rate", "code"),
+    [
+        ([], 48_000, "bad_layout"),
+        ([np.zeros(10, np.float32).tobytes()] * 9, 48_000, "bad_layout"),
+        (
+            [np.zeros(10, np.float32).tobytes(), np.zeros(11, np.float32).tobytes()],
+            48_000,
+            "bad_layout",
+        ),
+        ([np.zeros(10, np.float32).tobytes()], 1_000, "unsupported_sample_rate"),
+        ([np.zeros(10, np.float32).tobytes()], 44_100.5, "unsupported_sample_rate"),
+        ([np.array([0.0, np.nan], np.float32).tobytes()], 48_000, "non_finite"),
+        ([b""], 48_000, "empty_audio"),
+    ],
+)
+def test_load_channels_rejects_bad_input(buffers: list[bytes], rate: float, code: str) -> None:
+    with pytest.raises(api.InputError) as err:
+        api.load_channels(buffers, rate)
+    assert err.value.code == code
+
+
+# --- the session: every failure is {code, message} -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("action", "args", "code"),
+    [
+        ("fly", {}, "unknown_action"),
+        ("analyze", {}, "no_audio"),
+        ("analyze", {"wav": b"This is a text file, renamed to .wav.\n" * 4}, "not_wav"),
+        ("analyze", {"wav": b""}, "empty_file"),
+        ("master", {"params": {}}, "no_track"),
+        ("encode", {"bits": "16"}, "no_master"),
+        # a buffer that is not whole float32 samples fails inside numpy: a generic sentence
+        ("analyze", {"channels": [b"abc"], "sample_rate_hz": 48_000}, "internal_error"),
+    ],
+)
+def test_session_errors_are_code_and_sentence(action: str, args: dict[str, Any], code: str) -> None:
+    reply = api.Session().call(action, args)
+    assert set(reply) == {"error"}
+    assert reply["error"]["code"] == code
+    message = reply["error"]["message"]
+    assert message.endswith(".") and "Traceback" not in message and 'File "' not in message
+
+
+def test_session_master_rejects_bad_params_naming_the_field() -> None:
+    session = api.Session()
+    x = programme(2.0, 44_100, seed=1)
+    _ok(session.call("analyze", {"wav": _wav(x, 44_100, "24")}))
+    reply = session.call("master", {"params": {"eq": {"low_shelf_gain_db": 99.0}}})
+    assert reply["error"]["code"] == "out_of_range"
+    assert "eq.low_shelf_gain_db" in reply["error"]["message"]
+    reply = session.call("master", {"params": {}, "bits": "8"})
+    assert reply["error"]["code"] == "unsupported_bits"
+
+
+# --- the whole path, as the worker runs it -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mastered_session() -> tuple[
+    api.Session, dict[str, Any], list[tuple[str, float]], dict[str, Any]
+]:
+    rate = 44_100
+    x = programme(4.0, rate, level_dbfs_rms=-24.0, seed=3)
+    session = api.Session()
+    seen: list[tuple[str, float]] = []
+    analysis = _ok(
+        session.call("analyze", {"wav": _wav(x, rate, "24")}, lambda s, f: seen.append((s, f)))
+    )
+    decision = _ok(
+        session.call(
+            "decide", {"features": analysis["features"], "intent": {"platform": "spotify"}}
+        )
+    )
+    out = _ok(
+        session.call(
+            "master",
+            {"params": decision["params"], "bits": "24"},
+            lambda s, f: seen.append((s, f)),
+        )
+    )
+    return session, analysis, seen, {"decision": decision, "out": out}
+
+
+def test_analyze_reports_track_and_valid_features(mastered_session: Any) -> None:
+    _, analysis, _, _ = mastered_session
+    assert analysis["track"] == {
+        "sample_rate_hz": 44_100,
+        "channels": 2,
+        "frames": 4 * 44_100,
+        "duration_s": 4.0,
+        "source": "WAV, 24-bit PCM",
+    }
+    assert validate_features(analysis["features"]) == analysis["features"]
+    _json_plain(analysis)
+
+
+def test_decide_gives_rules_params_and_sentences(mastered_session: Any) -> None:
+    _, _, _, run = mastered_session
+    decision = run["decision"]
+    assert decision["params"]["loudness"]["target_lufs"] == -14.0
+    assert decision["params"]["limiter"]["ceiling_dbtp"] == -1.0
+    assert decision["explanation"] and all(isinstance(s, str) for s in decision["explanation"])
+    _json_plain(decision)
+
+
+def test_master_meets_target_and_ceiling_at_the_native_rate(mastered_session: Any) -> None:
+    _, _, seen, run = mastered_session
+    out = run["out"]
+    assert out["bits"] == "24"
+    wav = read_wav(out["wav"])
+    assert wav.info.sample_rate_hz == 44_100
+    assert wav.info.bits_per_sample == 24 and wav.info.sample_format == "pcm"
+    assert abs(integrated_loudness(wav.samples, 44_100) - -14.0) <= 0.5
+    assert true_peak_dbtp(wav.samples, 44_100) <= -1.0
+    labels = [row["label"] for row in out["rows"]]
+    assert labels[:2] == ["Loudness", "True peak"]
+    assert "LUFS" in out["headline"] and "dBTP" in out["headline"]
+    stages = {s for s, _ in seen}
+    assert "prelimiter" in stages and "loudness" in stages
+    assert all(0.0 <= f <= 1.0 for _, f in seen)
+    _json_plain(out)
+
+
+@pytest.mark.parametrize(("bits", "depth", "kind"), [("16", 16, "pcm"), ("32f", 32, "float")])
+def test_encode_masters_again_at_another_depth(
+    mastered_session: Any, bits: str, depth: int, kind: str
+) -> None:
+    session, _, _, _ = mastered_session
+    out = _ok(session.call("encode", {"bits": bits}))
+    assert out["bits"] == bits
+    wav = read_wav(out["wav"])
+    assert (wav.info.bits_per_sample, wav.info.sample_format) == (depth, kind)
+    assert wav.info.sample_rate_hz == 44_100
+    assert true_peak_dbtp(wav.samples, 44_100) <= -1.0
+
+
+def test_encode_at_the_same_depth_reuses_the_master(mastered_session: Any) -> None:
+    session, _, _, _ = mastered_session
+    first = _ok(session.call("encode", {"bits": "24"}))
+    assert session.mastered is not None
+    kept = session.mastered
+    second = _ok(session.call("encode", {"bits": "24"}))
+    assert session.mastered is kept
+    assert first["wav"] == second["wav"]
+
+
+def test_a_new_analyze_replaces_the_state() -> None:
+    session = api.Session()
+    x = sine(1000.0, -20.0, 1.0, 48_000)
+    _ok(session.call("analyze", {"wav": _wav(x, 48_000, "16")}))
+    _ok(session.call("master", {"params": {}}))
+    reply = session.call("analyze", {"wav": b"RIFF\x00\x00\x00\x00WAVE"})
+    assert "error" in reply
+    assert session.track is None and session.mastered is None
+    assert session.call("encode", {"bits": "24"})["error"]["code"] == "no_master"
