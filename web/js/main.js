@@ -51,6 +51,7 @@ cancelButton.addEventListener("click", () => cancel());
 async function boot() {
   try {
     const versions = await engine.ready();
+    performance.measure("mixmaster:boot", { start: 0, end: performance.now() });
     description = await engine.request("describe");
     picker.fill(description);
     $("limit-hint").textContent = ` · ${description.limits.summary}`;
@@ -98,10 +99,12 @@ async function startJob(file) {
     const input = await readAudioFile(file, description.limits);
     if (token !== runToken) return;
     status.set("analyzing", `Analysing “${file.name}”…`, 0);
+    const analyzeStart = performance.now();
     const analysis = await engine.request("analyze", input.args, {
       transfer: input.transfer,
       onProgress: progressTo(token, "analyzing", "Analysing"),
     });
+    performance.measure("mixmaster:analyze", { start: analyzeStart, end: performance.now() });
     if (token !== runToken) return;
     loaded = { file, features: analysis.features };
     await decideAndMaster(token);
@@ -130,11 +133,14 @@ async function decideAndMaster(token) {
   const decision = await decide(features, intent);
   if (token !== runToken) return;
   status.set("mastering", "Mastering…", 0);
+  const masterStart = performance.now();
   const out = await engine.request(
     "master",
     { params: decision.params, intent, bits: download.bits() },
     { onProgress: progressTo(token, "mastering", "Mastering") },
   );
+  // User Timing marks (local only) let bench/bench_browser.py read how long each step took.
+  performance.measure("mixmaster:master", { start: masterStart, end: performance.now() });
   if (token !== runToken) return;
   lastDecision = decision;
   download.show(out.wav, masterFileName(loaded.file.name));
