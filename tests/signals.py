@@ -128,6 +128,91 @@ def programme(
     return out * (10.0 ** (level_dbfs_rms / 20.0) / rms)
 
 
+# --- EBU Tech 3341 / 3342 test cases (appended for the meter's tests) ---------------------------
+
+EBU3341_LOUDNESS_CASES: dict[int, float] = {
+    1: -23.0,
+    2: -33.0,
+    3: -23.0,
+    4: -23.0,
+    5: -23.0,
+    6: -23.0,
+}
+"""Tech 3341 integrated-loudness cases and their expected reading, LUFS (each ±0.1 LU)."""
+
+
+def ebu3341_case(case: int, sample_rate_hz: int) -> Audio:
+    """EBU Tech 3341 (2016) Table 1, cases 1-6, 9 and 11: 1 kHz sine tones, phase continuous.
+
+    Stereo (the same tone on both channels) except case 6, which is 5.0 (L R C Ls Rs at
+    -28 / -28 / -24 / -30 / -30 dBFS). Cases 9 and 11 are the short-term / momentary cases:
+    five repeats of (-20 dBFS 1.34 s, -30 dBFS 1.66 s), and 25 repeats of (-20 dBFS 0.18 s,
+    -30 dBFS 0.22 s).
+    """
+    sequences: dict[int, list[tuple[float, float]]] = {
+        1: [(-23.0, 20.0)],
+        2: [(-33.0, 20.0)],
+        3: [(-36.0, 10.0), (-23.0, 60.0), (-36.0, 10.0)],
+        4: [(-72.0, 10.0), (-36.0, 10.0), (-23.0, 60.0), (-36.0, 10.0), (-72.0, 10.0)],
+        5: [(-26.0, 20.0), (-20.0, 20.1), (-26.0, 20.0)],
+        9: [(-20.0, 1.34), (-30.0, 1.66)] * 5,
+        11: [(-20.0, 0.18), (-30.0, 0.22)] * 25,
+    }
+    if case == 6:
+        levels_dbfs = np.array([-28.0, -28.0, -24.0, -30.0, -30.0])
+        tone = sine(1000.0, 0.0, 20.0, sample_rate_hz, channels=1)
+        return tone * (10.0 ** (levels_dbfs / 20.0))[:, None]
+    if case not in sequences:
+        raise ValueError(f"no generator for Tech 3341 case {case}")
+    return sine_sequence(sequences[case], sample_rate_hz)
+
+
+EBU3341_TRUE_PEAK_CASES: dict[int, tuple[float, float, float, float]] = {
+    15: (4.0, 0.5, 0.0, -6.0),
+    16: (4.0, 0.5, 45.0, -6.0),
+    17: (6.0, 0.5, 60.0, -6.0),
+    18: (8.0, 0.5, 67.5, -6.0),
+    19: (4.0, 1.41, 45.0, 3.0),
+}
+"""Tech 3341 true-peak cases: (fs divisor, amplitude, phase in degrees, expected dBTP)."""
+
+
+def ebu3341_true_peak_case(
+    case: int, sample_rate_hz: int, duration_s: float = 1.0, fade_s: float = 0.01
+) -> Audio:
+    """EBU Tech 3341 cases 15-19: a stereo sine at fs/4, fs/6 or fs/8 with a given phase.
+
+    The tone is faded in and out over ``fade_s`` (half a Hann window) so that what is measured is
+    the steady-state intersample peak the case is about; an abrupt start or end has an
+    overshoot of its own (up to ~9 % for a full-scale step), which is tested separately.
+    """
+    divisor, amplitude, phase_deg, _expected = EBU3341_TRUE_PEAK_CASES[case]
+    n = round(duration_s * sample_rate_hz)
+    k = np.arange(n)
+    one = amplitude * np.sin(2 * np.pi * k / divisor + np.deg2rad(phase_deg))
+    m = round(fade_s * sample_rate_hz)
+    if m > 0:
+        ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(m) + 0.5) / m)
+        one[:m] *= ramp
+        one[n - m :] *= ramp[::-1]
+    return np.tile(one, (2, 1))
+
+
+EBU3342_CASES: dict[int, tuple[list[float], float]] = {
+    1: ([-20.0, -30.0], 10.0),
+    2: ([-20.0, -15.0], 5.0),
+    3: ([-40.0, -20.0], 20.0),
+    4: ([-50.0, -35.0, -20.0, -35.0, -50.0], 15.0),
+}
+"""Tech 3342 LRA cases: (1 kHz stereo tone levels in dBFS, 20 s each; expected LRA in LU)."""
+
+
+def ebu3342_case(case: int, sample_rate_hz: int) -> Audio:
+    """EBU Tech 3342 Table 1, cases 1-4: 1 kHz stereo tones of 20 s at the given levels."""
+    levels, _expected = EBU3342_CASES[case]
+    return sine_sequence([(level, 20.0) for level in levels], sample_rate_hz)
+
+
 def tilted_noise(
     tilt_db_per_oct: float,
     level_dbfs_rms: float,
