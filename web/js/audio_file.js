@@ -3,13 +3,17 @@
 // - The format is recognised from the file's first bytes (its "magic"), not from its name.
 // - WAV (RIFF/RF64/BW64) goes to the engine as raw bytes and is parsed in Python, keeping its
 //   own sample rate and bit depth.
-// - AIFF, FLAC, MP3, OGG and M4A are decoded by WebAudio. decodeAudioData resamples to its
-//   context's rate, so the file's own rate is read from its header first (AIFF COMM, FLAC
+// - AIFF is decoded exactly, at its own rate and depth, by js/aiff.js: Chromium's WebAudio does
+//   not read AIFF.
+// - FLAC, MP3, OGG and M4A are decoded by WebAudio. decodeAudioData resamples to its
+//   context's rate, so the file's own rate is read from its header first (FLAC
 //   STREAMINFO, the first MP3 frame, the Vorbis/Opus identification header, the M4A sample
 //   entry) and the decoding context runs at exactly that rate. Opus always decodes at 48 kHz.
 //   Where no rate can be read, 48 kHz is used.
 // - Limits (from the engine's `describe`, the single source) are checked before anything is
 //   read: the file's byte size, and for FLAC and AIFF the sample count in their header.
+
+import { decodeAiff } from "./aiff.js";
 
 export class AudioFileError extends Error {
   constructor(code, message) {
@@ -233,6 +237,14 @@ export async function readAudioFile(file, limits) {
   const info = headerInfo(bytes, format, file.size);
   if (info.channelSamples !== null && info.channelSamples > limits.max_channel_samples) {
     throw tooLong(file, info, limits);
+  }
+  if (format === "aiff") {
+    const aiff = decodeAiff(buffer, file.name);
+    return {
+      format,
+      args: { channels: aiff.channels, sample_rate_hz: aiff.rateHz },
+      transfer: aiff.channels.map((c) => c.buffer),
+    };
   }
   const rateHz = info.rateHz ?? FALLBACK_RATE_HZ;
   const channels = await decode(buffer, rateHz, file.name, format);
