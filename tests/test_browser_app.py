@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -404,3 +405,45 @@ def test_privacy_page_lists_exactly_what_is_sent(
     ):
         assert fact in body
     _shot(page, "privacy")
+
+
+# --- other formats: decoded on the page at their own rate ----------------------------------
+
+FORMATS = [
+    # (file name, ffmpeg output options, sample rate, lossless)
+    ("mix.flac", ["-ar", "96000", "-sample_fmt", "s32"], 96_000, True),
+    ("mix.aiff", ["-ar", "48000", "-c:a", "pcm_s24be"], 48_000, True),
+    ("mix.mp3", ["-ar", "44100", "-c:a", "libmp3lame", "-b:a", "256k"], 44_100, False),
+    ("mix.ogg", ["-ar", "32000", "-c:a", "libvorbis"], 32_000, False),
+    ("mix.m4a", ["-ar", "48000", "-c:a", "aac", "-b:a", "256k"], 48_000, False),
+]
+
+
+def test_other_formats_are_decoded_at_their_own_rate(
+    site: tuple[str, RecordingApp], context: BrowserContext, tmp_path: Path
+) -> None:
+    source = tmp_path / "source.wav"
+    duration_s = 5.0
+    source.write_bytes(
+        encode_wav(programme(duration_s, 48_000, level_dbfs_rms=-24.0, seed=8), 48_000, "24")
+    )
+    page = context.new_page()
+    _open(page, site[0])
+    for name, options, rate_hz, lossless in FORMATS:
+        path = tmp_path / name
+        subprocess.run(
+            ["ffmpeg", "-loglevel", "error", "-y", "-i", str(source), *options, str(path)],
+            check=True,
+        )
+        _drop(page, path)
+        file_name, master = _download(page, tmp_path)
+        assert file_name == "mix-master.wav"
+        wav = read_wav(master)
+        assert wav.info.sample_rate_hz == rate_hz, name
+        assert wav.samples.shape[0] == 2
+        if lossless:
+            assert wav.samples.shape[1] == round(duration_s * rate_hz), name
+        assert abs(integrated_loudness(wav.samples, rate_hz) - TARGET_LUFS) <= 0.5, name
+        assert true_peak_dbtp(wav.samples, rate_hz) <= CEILING_DBTP, name
+        master.unlink()
+    _shot(page, "formats-done")

@@ -84,7 +84,13 @@ function callPython(action, args, progress) {
 
 const actions = {
   async boot(_args, progress) {
-    bootPromise ??= bootOnce(progress);
+    bootPromise ??= bootOnce(progress).catch((err) => {
+      if (typeof err?.code === "string") throw err;
+      throw engineError(
+        "boot_failed",
+        "The audio engine could not be loaded. Check your connection and reload the page.",
+      );
+    });
     return bootPromise;
   },
   // args: {wav: ArrayBuffer} (parsed in Python at its native rate and depth) or
