@@ -167,9 +167,11 @@ def mastered_session() -> tuple[
     x = programme(4.0, rate, level_dbfs_rms=-24.0, seed=3)
     session = api.Session()
     seen: list[tuple[str, float]] = []
+    analyzed: list[tuple[str, float]] = []
     analysis = _ok(
-        session.call("analyze", {"wav": _wav(x, rate, "24")}, lambda s, f: seen.append((s, f)))
+        session.call("analyze", {"wav": _wav(x, rate, "24")}, lambda s, f: analyzed.append((s, f)))
     )
+    assert {s for s, _ in analyzed} == set(api.PROGRESS_LABELS["analyze"])
     decision = _ok(
         session.call(
             "decide", {"features": analysis["features"], "intent": {"platform": "spotify"}}
@@ -221,6 +223,7 @@ def test_master_meets_target_and_ceiling_at_the_native_rate(mastered_session: An
     assert "LUFS" in out["headline"] and "dBTP" in out["headline"]
     stages = {s for s, _ in seen}
     assert "prelimiter" in stages and "loudness" in stages
+    assert stages <= set(api.PROGRESS_LABELS["master"])
     assert all(0.0 <= f <= 1.0 for _, f in seen)
     _json_plain(out)
 

@@ -44,6 +44,24 @@ MAX_CHANNEL_SAMPLES: Final = 2 * 48_000 * 20 * 60
 BIT_DEPTHS: Final = params.BIT_DEPTHS
 DEFAULT_BITS: Final = "24"
 
+#: What the page shows for each progress stage of :func:`mixmaster.analyze.analyze` and
+#: :func:`mixmaster.pipeline.master`.
+PROGRESS_LABELS: Final = {
+    "analyze": {
+        "loudness": "loudness (BS.1770)",
+        "true_peak": "true peak",
+        "spectrum": "spectrum",
+        "stereo": "stereo image",
+        "tempo": "tempo",
+    },
+    "master": {
+        "prelimiter": "EQ, dynamics and stereo",
+        "loudness": "loudness and true-peak limiting",
+        "output": "dither and output",
+        "verify": "true-peak check",
+    },
+}
+
 Progress = Callable[[str, float], None]
 FloatArray = npt.NDArray[np.float32]
 
@@ -293,6 +311,7 @@ def describe() -> dict[str, Any]:
     out["bit_depths"] = list(BIT_DEPTHS)
     out["default_bits"] = DEFAULT_BITS
     out["version"] = __version__
+    out["progress_labels"] = PROGRESS_LABELS
     return out
 
 

@@ -102,7 +102,7 @@ async function startJob(file) {
     const analyzeStart = performance.now();
     const analysis = await engine.request("analyze", input.args, {
       transfer: input.transfer,
-      onProgress: progressTo(token, "analyzing", "Analysing"),
+      onProgress: progressTo(token, "analyzing", "Analysing", "analyze"),
     });
     performance.measure("mixmaster:analyze", { start: analyzeStart, end: performance.now() });
     if (token !== runToken) return;
@@ -137,7 +137,7 @@ async function decideAndMaster(token) {
   const out = await engine.request(
     "master",
     { params: decision.params, intent, bits: download.bits() },
-    { onProgress: progressTo(token, "mastering", "Mastering") },
+    { onProgress: progressTo(token, "mastering", "Mastering", "master") },
   );
   // User Timing marks (local only) let bench/bench_browser.py read how long each step took.
   performance.measure("mixmaster:master", { start: masterStart, end: performance.now() });
@@ -194,7 +194,7 @@ async function reencode(bits) {
     const out = await engine.request(
       "encode",
       { bits },
-      { onProgress: progressTo(token, "mastering", "Mastering") },
+      { onProgress: progressTo(token, "mastering", "Mastering", "master") },
     );
     if (token !== runToken) return;
     download.show(out.wav, masterFileName(loaded.file.name));
@@ -206,10 +206,9 @@ async function reencode(bits) {
   }
 }
 
-function progressTo(token, state, verb) {
-  const labels = Object.fromEntries(
-    (description?.stages ?? []).map((stage) => [stage.name, stage.label]),
-  );
+// `kind` is "analyze" or "master": the engine's description names their progress stages.
+function progressTo(token, state, verb, kind) {
+  const labels = description?.progress_labels?.[kind] ?? {};
   return (stage, fraction) => {
     if (token !== runToken) return;
     const what = labels[stage] ?? stage.replaceAll("_", " ");
