@@ -337,13 +337,11 @@ def _layout_from_fmt(fmt: bytes, data_offset: int, data_size: int, file_size: in
         raise InputError(
             "data_truncated",
             f"The data chunk declares {data_size} bytes but the file holds only {available}; "
-            "the file is incomplete (interrupted copy or download?). Give a complete WAV file.",
+            "expected a complete WAV file (was a copy or download interrupted?).",
         )
     frames = data_size // block_align
     if frames == 0:
-        raise InputError(
-            "empty_audio", "The WAV file has no audio frames; at least one frame is needed."
-        )
+        raise InputError("empty_audio", "The WAV file has no audio frames; expected at least one.")
     info = WavInfo(
         sample_rate_hz=int(rate),
         channels=int(channels),
@@ -404,7 +402,9 @@ def _read(reader: _Reader) -> WavAudio:
         nbytes = count * layout.block_align + lead
         raw = reader.read(layout.data_offset + start * layout.block_align - lead, nbytes)
         if len(raw) < nbytes:  # the file shrank while we read it
-            raise InputError("data_truncated", "The file ended before its declared data.")
+            raise InputError(
+                "data_truncated", "The file ended before its declared data; expected all of it."
+            )
         block = out[:, start : start + count]
         _decode_into(raw, layout, block)
         if info.sample_format == "float" and not np.isfinite(block).all():
@@ -474,7 +474,7 @@ def read_audio(path: str | os.PathLike[str]) -> WavAudio:
     if ext in WAV_EXTENSIONS:
         return read_wav(name)  # raises not_wav / wav_truncated with the reason
     try:
-        import soundfile  # type: ignore[import-not-found, unused-ignore]
+        import soundfile  # type: ignore[import-not-found, import-untyped, unused-ignore]
     except ImportError:
         raise InputError(
             "unsupported_format",
@@ -513,11 +513,12 @@ def _read_with_soundfile(soundfile: Any, name: str) -> WavAudio:
         for block in handle.blocks(blocksize=1 << 16, dtype="float32", always_2d=True):
             parts.append(np.ascontiguousarray(block.T))
     if not parts or sum(p.shape[1] for p in parts) == 0:
-        raise InputError("empty_audio", "The file has no audio frames; at least one is needed.")
+        raise InputError("empty_audio", "The file has no audio frames; expected at least one.")
     samples = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
     if not np.isfinite(samples).all():
         raise InputError(
-            "non_finite", "The file decodes to NaN or infinite samples; only finite values work."
+            "non_finite",
+            "The file decodes to NaN or infinite samples; only finite values are accepted.",
         )
     info = WavInfo(
         sample_rate_hz=rate,
