@@ -74,8 +74,8 @@ class HighpassProcessor:
             if self._amount < 1.0:
                 y *= self._amount
                 y += (1.0 - self._amount) * x
-        self._energy_in += float(np.vdot(x, x))
-        self._energy_out += float(np.vdot(y, y))
+        self._energy_in += float(np.einsum("ij,ij->", x, x))
+        self._energy_out += float(np.einsum("ij,ij->", y, y))
         return y
 
     def stats(self) -> dict[str, Any]:

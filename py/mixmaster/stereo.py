@@ -107,10 +107,10 @@ class StereoProcessor:
         for w, flt in zip(self.widths[1:], self._side_filters[1:], strict=True):
             side_out += w * flt.process(side)
         self._energy += [
-            float(np.vdot(mid, mid)),
-            float(np.vdot(side, side)),
-            float(np.vdot(mid_out, mid_out)),
-            float(np.vdot(side_out, side_out)),
+            float(np.einsum("ij,ij->", mid, mid)),
+            float(np.einsum("ij,ij->", side, side)),
+            float(np.einsum("ij,ij->", mid_out, mid_out)),
+            float(np.einsum("ij,ij->", side_out, side_out)),
         ]
         return np.concatenate([mid_out + side_out, mid_out - side_out], axis=0)
 
