@@ -167,22 +167,43 @@ def _toeplitz_weights(factor: int, rows_samples: int, dtype: str) -> npt.NDArray
     return out
 
 
+_GEMM_MNK_MAX = 196_608
+"""Largest product of a single matrix product's dimensions we hand to BLAS. OpenBLAS goes
+multi-threaded above 262144 (its ``GEMM_MULTITHREAD_THRESHOLD * SMP_THRESHOLD_MIN``); on a
+shared CPU its spinning threads made the scan 10-25x slower, so we feed it a stack of small
+products (numpy loops over the stack in C), which stay single-threaded and as fast."""
+
+
+def _rows_per_product(factor: int) -> int:
+    t = TAPS_PER_PHASE
+    return max(1, _GEMM_MNK_MAX // ((2 * t - 1) * t * (factor - 1)))
+
+
+def _padded_rows(n_out: int, factor: int) -> int:
+    """Rows of ``T`` outputs for ``n_out`` outputs, rounded up to whole stacks of products."""
+    per = _rows_per_product(factor)
+    rows = -(-n_out // TAPS_PER_PHASE)
+    return -(-rows // per) * per
+
+
 def _interpolate(ext: npt.NDArray[Any], n_out: int, factor: int) -> npt.NDArray[Any]:
     """Phases ``1..factor-1`` for ``n_out`` positions; output ``i`` reads ``ext[i : i + T]``.
 
-    ``ext`` must be 1-D, contiguous, and hold at least ``ceil(n_out / R) * R + T - 1`` samples
-    (``R = TAPS_PER_PHASE``). Returns ``(n_out, factor - 1)`` in ``ext``'s dtype.
+    ``ext`` must be 1-D, contiguous, and hold at least ``_padded_rows(n_out, factor) * T + T - 1``
+    samples (as :func:`_extended_block` makes). Returns ``(n_out, factor - 1)`` in ``ext``'s
+    dtype. Each row of ``2T - 1`` consecutive samples times the banded matrix ``W`` gives ``T``
+    consecutive outputs.
     """
     t = TAPS_PER_PHASE
-    r_n = TAPS_PER_PHASE
-    rows = -(-n_out // r_n)
-    w = _toeplitz_weights(factor, r_n, ext.dtype.str)
+    rows = _padded_rows(n_out, factor)
+    w = _toeplitz_weights(factor, t, ext.dtype.str)
     item = ext.itemsize
     windows = np.lib.stride_tricks.as_strided(
-        ext, shape=(rows, r_n + t - 1), strides=(r_n * item, item), writeable=False
+        ext, shape=(rows, 2 * t - 1), strides=(t * item, item), writeable=False
     )
-    y: npt.NDArray[Any] = np.ascontiguousarray(windows) @ w
-    return y.reshape(rows * r_n, factor - 1)[:n_out]
+    stack = np.ascontiguousarray(windows).reshape(-1, _rows_per_product(factor), 2 * t - 1)
+    y: npt.NDArray[Any] = stack @ w
+    return y.reshape(rows * t, factor - 1)[:n_out]
 
 
 def upsample(x: npt.ArrayLike, factor: int) -> npt.NDArray[np.floating[Any]]:
@@ -230,13 +251,17 @@ def upsample(x: npt.ArrayLike, factor: int) -> npt.NDArray[np.floating[Any]]:
         for start in range(0, n, _BLOCK_SAMPLES):
             count = min(_BLOCK_SAMPLES, n - start)
             view[start : start + count, 1:] = _interpolate(
-                _extended_block(arr[ch], start - lead, count, dtype), count, factor
+                _extended_block(arr[ch], start - lead, count, factor, dtype), count, factor
             )
     return out
 
 
 def _extended_block(
-    channel: npt.NDArray[np.floating[Any]], first: int, count: int, dtype: type[np.floating[Any]]
+    channel: npt.NDArray[np.floating[Any]],
+    first: int,
+    count: int,
+    factor: int,
+    dtype: type[np.floating[Any]],
 ) -> npt.NDArray[Any]:
     """Samples ``channel[first : first + count + T - 1]`` (zero outside the signal), padded.
 
@@ -244,13 +269,20 @@ def _extended_block(
     ``count`` outputs.
     """
     t = TAPS_PER_PHASE
-    rows = -(-count // t)
-    ext = np.zeros(rows * t + t - 1, dtype=dtype)
+    ext = np.zeros(_padded_rows(count, factor) * t + t - 1, dtype=dtype)
     lo = max(first, 0)
     hi = min(first + count + t - 1, channel.shape[0])
     if hi > lo:
         ext[lo - first : hi - first] = channel[lo:hi]
     return ext
+
+
+def _sample_peaks(arr: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64]:
+    """Largest ``|x|`` per channel, without a full-size temporary."""
+    high = np.max(arr, axis=1).astype(np.float64)
+    low = np.min(arr, axis=1).astype(np.float64)
+    peaks: npt.NDArray[np.float64] = np.maximum(high, -low)
+    return peaks
 
 
 def true_peak_lin(x: npt.ArrayLike, sample_rate_hz: int) -> npt.NDArray[np.float64]:
@@ -280,7 +312,7 @@ def true_peak_lin(x: npt.ArrayLike, sample_rate_hz: int) -> npt.NDArray[np.float
     """
     arr = as_audio(x)
     factor = oversampling_factor(sample_rate_hz)
-    peaks: npt.NDArray[np.float64] = np.max(np.abs(arr), axis=1).astype(np.float64)
+    peaks = _sample_peaks(arr)
     if factor == 1:
         return peaks
     t = TAPS_PER_PHASE
@@ -294,7 +326,7 @@ def true_peak_lin(x: npt.ArrayLike, sample_rate_hz: int) -> npt.NDArray[np.float
         for start in range(first_out, last_out + 1, _BLOCK_SAMPLES):
             count = min(_BLOCK_SAMPLES, last_out + 1 - start)
             y = _interpolate(
-                _extended_block(arr[ch], start - lead, count, np.float32), count, factor
+                _extended_block(arr[ch], start - lead, count, factor, np.float32), count, factor
             )
             peak = max(peak, float(y.max()), -float(y.min()))
         peaks[ch] = peak
@@ -319,5 +351,4 @@ def sample_peak_dbfs(x: npt.ArrayLike) -> float:
     InputError
         ``bad_layout``, ``empty_audio``, ``non_finite``.
     """
-    arr = as_audio(x)
-    return lin_to_db(float(np.max(np.abs(arr))))
+    return lin_to_db(float(np.max(_sample_peaks(as_audio(x)))))
