@@ -106,7 +106,8 @@ def k_weighting_sos(sample_rate_hz: int) -> npt.NDArray[np.float64]:
     Returns
     -------
     numpy.ndarray
-        ``(2, 6)`` float64 ``sos`` for :func:`scipy.signal.sosfilt`; cached per rate, read-only.
+        ``(2, 6)`` float64 ``sos`` for :func:`scipy.signal.sosfilt`; cached per rate, read-only
+        (scipy 1.14's ``sosfilt`` insists on a writable ``sos``: pass ``np.array(sos)``).
 
     Raises
     ------
@@ -325,6 +326,8 @@ class LoudnessMeter:
         frames = np.asarray(self._subblock_frames, dtype=np.float64)
         momentary = _window_loudness(power, frames, _MOMENTARY_SUBBLOCKS)
         short_term = _window_loudness(power, frames, _SHORT_TERM_SUBBLOCKS)
+        momentary.flags.writeable = False  # the measurement is frozen, its series too
+        short_term.flags.writeable = False
         return LoudnessMeasurement(
             integrated_lufs=_gated_loudness(momentary),
             loudness_range_lu=_loudness_range(short_term),
