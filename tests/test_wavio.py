@@ -270,6 +270,21 @@ def test_we_read_ffmpeg_files_identically(
 
 
 @needs_ffmpeg
+def test_streamed_wav_with_unknown_length_reads_to_the_end() -> None:
+    # ffmpeg writing to a pipe cannot go back to fill in the sizes: it leaves 0xFFFFFFFF.
+    piped = subprocess.run(
+        [*FFMPEG_LAVFI, PINK_NOISE_SOURCE, "-c:a", "pcm_s16le", "-f", "wav", "-"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert piped[4:8] == b"\xff\xff\xff\xff"
+    audio = read_wav(piped)
+    assert audio.info.frames == 8_820
+    ints = np.frombuffer(piped[-2 * 8_820 :], dtype="<i2")
+    np.testing.assert_array_equal(audio.samples[0] * 32768, ints)
+
+
+@needs_ffmpeg
 def test_ffmpeg_reads_our_rf64(tmp_path: Path) -> None:
     # Beyond 4 GiB we write RF64; forced here on a small file to check the layout.
     x = signals.white_noise(-10.0, 0.05, 48_000)

@@ -8,9 +8,11 @@ copy), and report malformed files with stable error codes instead of a traceback
 Reading: RIFF, RF64 and BW64 files; ``WAVE_FORMAT_PCM`` (8-bit unsigned, 16/24/32-bit signed,
 and any valid-bit count in those containers, left-justified), ``WAVE_FORMAT_IEEE_FLOAT`` (32/64
 bit) and ``WAVE_FORMAT_EXTENSIBLE`` with either sub-format; 1 to 8 channels, 8 to 384 kHz.
-Unknown chunks (LIST, bext, JUNK, iXML...) are skipped, with their pad byte. PCM is scaled by
-``1 / 2 ** (container_bits - 1)`` so full scale is [-1, 1); a partial frame at the end of the data
-chunk is dropped.
+Unknown chunks (LIST, bext, JUNK, iXML...) are skipped, with their pad byte. A data chunk that
+declares more bytes than the file holds is an error (``data_truncated``), except the size
+``0xFFFFFFFF`` that streaming writers leave when the length was unknown (data to end of file).
+PCM is scaled by ``1 / 2 ** (container_bits - 1)`` so full scale is [-1, 1); a partial frame at
+the end of the data chunk is dropped.
 
 Writing: PCM 16 or 24 bit, ``round(x * 2 ** (bits - 1))`` clipped to the integer range (exact for
 values already on that grid, as the dither stage produces), or 32-bit IEEE float.
@@ -272,6 +274,10 @@ def _parse(reader: _Reader) -> _Layout:
                 if ds64_data_size is None:
                     raise _truncated("an RF64 file has no 'ds64' chunk before its data")
                 data_size = ds64_data_size
+            elif csize == _U32_MAX:
+                # "Length unknown": a streamed file (e.g. ffmpeg writing to a pipe) whose
+                # header was never filled in. Its data runs to the end of the file.
+                data_size = reader.size - body
             if fmt is not None:
                 break
         nxt = body + data_size if cid == b"data" else body + csize
