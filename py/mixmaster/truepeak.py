@@ -4,13 +4,15 @@ The true peak is the maximum absolute value of the signal after oversampling by 
 low-pass filter (BS.1770-4 Annex 2: at least 4x for 48 kHz material). Oversampling is by the
 polyphase FIR of :func:`polyphase_taps`; BS.1770's own example uses 48 taps in 4 phases (12 taps
 per phase); ours uses 32 taps per phase so that sines up to 20 kHz at 44.1 kHz are interpolated
-to within 0.07 dB (the 12-tap example under-reads by up to 1.6 dB there), measured with the
-filter's fractional-delay error per phase.
+to within 0.07 dB, measured as the worst fractional-delay error of any phase (a windowed sinc
+of 12 taps per phase is off by up to 1.6 dB there).
 
-Speed: each phase's output is a short correlation; we compute all phases of a block of input as
-one matrix product (a banded Toeplitz matrix of the taps against overlapping rows of the input),
-which BLAS runs at full SIMD speed, in float32 (ample for a level in dB), one bounded block at a
-time, so memory stays at a few MB whatever the file's length.
+Speed: each phase's output is a short correlation. We compute the phases of a block of input as
+matrix products (overlapping rows of ``2T - 1`` input samples times a banded Toeplitz matrix of
+the taps gives ``T`` outputs of every phase), which BLAS runs at SIMD speed; in float32 (ample
+for a level in dB), as a stack of products small enough to keep OpenBLAS single-threaded, one
+65536-sample block at a time, so memory stays at a few MB whatever the file's length. Phase 0
+is the input itself and is not recomputed.
 
 Edges: the signal is taken to be zero before its first and after its last sample, and the
 interpolated signal is evaluated over the filter's whole support, so the overshoot of an abrupt
