@@ -15,10 +15,10 @@ the threshold) goes through the oversampling filters; the dry signal is delayed 
 exact latency instead, so below the threshold the stage is a pure delay, the top octave is not
 dulled, and the wet/dry mix (``amount``, as :class:`~mixmaster.params.SaturationParams` states)
 is phase-aligned. The interpolator and decimator are one linear-phase Kaiser-windowed half-band
-FIR (47 taps, ~80 dB stopband; every other tap is zero, so each runs as a 24-tap polyphase
-branch plus a pure delay). Their combined delay, ``latency_samples`` = 23 samples, is reported
-for the caller to compensate. With ``drive_db`` 0 or ``amount`` 0 the stage passes the input
-unchanged with no latency.
+FIR (47 taps; flat to 0.01 dB up to 0.38 fs and 74 dB down from 0.61 fs of the original rate;
+every other tap is zero, so each runs as a 24-tap polyphase branch plus a pure delay). Their
+combined delay, ``latency_samples`` = 23 samples, is reported for the caller to compensate.
+With ``drive_db`` 0 or ``amount`` 0 the stage passes the input unchanged with no latency.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from mixmaster.units import FloatArray
 
 #: Half-band branch length: the filter has ``4 * _K - 1`` taps; the latency is ``2 * _K - 1``.
 _K: Final = 12
-#: Kaiser window beta of the half-band filter (about 80 dB stopband).
+#: Kaiser window beta of the half-band filter (74 dB stopband).
 _KAISER_BETA: Final = 8.0
 #: Width of the soft region above the threshold, as a fraction of the threshold.
 KNEE_FRACTION: Final = 0.5
