@@ -496,14 +496,17 @@ _SOUNDFILE_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32
 
 
 def _read_with_soundfile(soundfile: Any, name: str) -> WavAudio:
-    try:
-        handle = soundfile.SoundFile(name)
-    except Exception as exc:  # libsndfile's errors are RuntimeError subclasses or TypeError
-        raise InputError(
+    def undecodable(exc: Exception) -> InputError:
+        return InputError(
             "unsupported_format",
             f"Cannot decode {name!r} ({exc}); accepted: {_ACCEPTED}, FLAC, AIFF, OGG, MP3.",
             field="path",
-        ) from None
+        )
+
+    try:
+        handle = soundfile.SoundFile(name)
+    except Exception as exc:  # libsndfile's errors are RuntimeError subclasses or TypeError
+        raise undecodable(exc) from None
     with handle:
         channels = int(handle.channels)
         rate = int(handle.samplerate)
@@ -515,12 +518,25 @@ def _read_with_soundfile(soundfile: Any, name: str) -> WavAudio:
             )
         check_sample_rate(rate)
         bits = _SOUNDFILE_BITS.get(str(handle.subtype))
-        parts: list[npt.NDArray[np.float32]] = []
-        for block in handle.blocks(blocksize=1 << 16, dtype="float32", always_2d=True):
-            parts.append(np.ascontiguousarray(block.T))
-    if not parts or sum(p.shape[1] for p in parts) == 0:
+        # Decode block by block into one preallocated array (the header's frame count; a
+        # compressed stream that turns out longer grows geometrically, shorter is trimmed).
+        samples = np.empty((channels, max(0, int(handle.frames))), dtype=np.float32)
+        pos = 0
+        try:
+            for block in handle.blocks(blocksize=1 << 16, dtype="float32", always_2d=True):
+                count = block.shape[0]
+                if pos + count > samples.shape[1]:
+                    size = max(pos + count, 2 * samples.shape[1])
+                    grown = np.empty((channels, size), dtype=np.float32)
+                    grown[:, :pos] = samples[:, :pos]
+                    samples = grown
+                samples[:, pos : pos + count] = block.T
+                pos += count
+        except RuntimeError as exc:
+            raise undecodable(exc) from None
+    samples = samples[:, :pos]
+    if pos == 0:
         raise InputError("empty_audio", "The file has no audio frames; expected at least one.")
-    samples = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
     if not np.isfinite(samples).all():
         raise InputError(
             "non_finite",
@@ -529,7 +545,7 @@ def _read_with_soundfile(soundfile: Any, name: str) -> WavAudio:
     info = WavInfo(
         sample_rate_hz=rate,
         channels=channels,
-        frames=int(samples.shape[1]),
+        frames=pos,
         bits_per_sample=bits if bits is not None else 32,
         sample_format="pcm" if bits is not None else "float",
     )
