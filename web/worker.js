@@ -75,7 +75,11 @@ function callPython(action, args, progress) {
   const pyArgs = pyodide.toPy(args, { depth: 2 });
   try {
     const reply = toPlain(session.call(action, pyArgs, progress));
-    if (reply.error) throw engineError(reply.error.code, reply.error.message);
+    if (reply.error) {
+      // An unexpected failure's Python detail goes to the developer console only.
+      if (reply.error.detail) console.error(`mixmaster.api ${action}: ${reply.error.detail}`);
+      throw engineError(reply.error.code, reply.error.message);
+    }
     return reply.result;
   } finally {
     pyArgs.destroy();

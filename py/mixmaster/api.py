@@ -317,18 +317,22 @@ def describe() -> dict[str, Any]:
 
 def error_dict(exc: BaseException) -> dict[str, str]:
     """``{code, message}`` for any exception: ours keep their code and sentence; anything else
-    becomes a generic sentence (no traceback, no internals)."""
+    becomes a generic sentence (no traceback shown), with ``detail`` (the exception's type and
+    text) for the browser's developer console only."""
     if isinstance(exc, MixmasterError):
         return {"code": exc.code, "message": exc.message}
+    detail = f"{type(exc).__name__}: {exc}"[:500]
     if isinstance(exc, MemoryError):
         return {
             "code": "out_of_memory",
             "message": "The browser ran out of memory for this file. Try a shorter file.",
+            "detail": detail,
         }
     return {
         "code": "internal_error",
         "message": "The audio engine hit an unexpected problem with this file. "
         "Reload the page and try again.",
+        "detail": detail,
     }
 
 
