@@ -11,6 +11,7 @@ the rules. Nothing here logs.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import math
@@ -32,7 +33,6 @@ from mixmaster.params import (
     intent_to_dict,
     params_from_dict,
     params_json_schema,
-    with_changes,
 )
 
 TOOL_NAME: Final = "set_mastering_params"
@@ -116,8 +116,12 @@ def quiet_sdk_loggers() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+@functools.cache
 def tool_definition() -> ToolParam:
-    """The one tool Claude must call; its schema is generated from ``mixmaster.params``."""
+    """The one tool Claude must call; its schema is generated from ``mixmaster.params``.
+
+    Built once per process (the SDK copies it into each request); do not mutate the result.
+    """
     return {
         "name": TOOL_NAME,
         "description": (
@@ -230,16 +234,25 @@ def parse_tool_input(tool_input: object, base: MasteringParams) -> ClaudeAnswer 
     if not explanation or not isinstance(raw_params, Mapping):
         return ClaudeFailure("invalid_output")
     try:
-        chosen = params_from_dict(raw_params, clamp=True, base=base)
-        pinned = with_changes(
-            chosen,
-            loudness={"target_lufs": base.loudness.target_lufs},
-            limiter={"ceiling_dbtp": base.limiter.ceiling_dbtp},
-        )
+        chosen = params_from_dict(_pinned(raw_params, base), clamp=True, base=base)
     except (ParamError, TypeError, ValueError):
         return ClaudeFailure("invalid_output")
-    # The output format is the musician's choice, not Claude's.
-    return ClaudeAnswer(params=replace(pinned, output=base.output), explanation=explanation)
+    # The output format is the musician's choice, not Claude's (it was still validated).
+    return ClaudeAnswer(params=replace(chosen, output=base.output), explanation=explanation)
+
+
+def _pinned(raw_params: Mapping[str, Any], base: MasteringParams) -> dict[str, Any]:
+    """``raw_params`` with the musician's target loudness and ceiling (from ``base``) imposed."""
+    out = dict(raw_params)
+    pins = (
+        ("loudness", "target_lufs", base.loudness.target_lufs),
+        ("limiter", "ceiling_dbtp", base.limiter.ceiling_dbtp),
+    )
+    for stage, name, value in pins:
+        given = out.get(stage)
+        if isinstance(given, Mapping):  # anything else is left for validation to refuse
+            out[stage] = {**given, name: value}
+    return out
 
 
 def _all_finite(value: object, depth: int = 0) -> bool:

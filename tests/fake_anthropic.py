@@ -190,6 +190,7 @@ def _example(schema: Mapping[str, Any]) -> Any:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 256  # the default listen backlog (5) drops bursts of new connections
 
     def __init__(self, fake: FakeAnthropic) -> None:
         self.fake = fake
@@ -204,6 +205,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, the second waits for the client's
+    # delayed ACK (40 ms on Linux), a stall no real API has.
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:
