@@ -151,9 +151,55 @@ def write_report(out: TextIO, path: str, info: WavInfo, a: Analysis) -> None:
         out.write("  ".join(cells[start : start + 4]).rstrip() + "\n")
 
 
+# --- serve -------------------------------------------------------------------------------------
+
+
+def _add_serve(subparsers: SubparsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve the web app and the decision API on one port",
+        description="Serve the site (web/) and the decision API (/api/decide) with uvicorn. "
+        "Settings come from the environment: ANTHROPIC_API_KEY (Claude decides when set, the "
+        "built-in rules otherwise), ANTHROPIC_BASE_URL, MIXMASTER_CLAUDE_MODEL, "
+        "MIXMASTER_CLAUDE_TIMEOUT_S, MIXMASTER_RATE_LIMIT_PER_MIN, MIXMASTER_CORS_ORIGINS, "
+        "MIXMASTER_WEB_DIR. Nothing about a request is logged. Needs the 'proxy' extra.",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port", type=_tcp_port, default=8000, help="TCP port to listen on (default: %(default)s)"
+    )
+    parser.set_defaults(func=_cmd_serve)
+
+
+def _tcp_port(text: str) -> int:
+    port = int(text) if text.isascii() and text.isdigit() else 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port; accepted: 1 to 65535")
+    return port
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import importlib
+
+    try:
+        # Imported by name: the proxy is an optional extra (starlette, uvicorn, anthropic...).
+        proxy_app = importlib.import_module("mixmaster_proxy.app")
+    except ImportError as exc:
+        missing = exc.name or "mixmaster_proxy"
+        _error(
+            f"error: 'mixmaster serve' needs the proxy extra (missing module {missing!r}); "
+            "install it with: pip install 'mixmaster[proxy]' [missing_extra]"
+        )
+        return EXIT_BAD_INPUT
+    proxy_app.serve(host=args.host, port=args.port)
+    return EXIT_OK
+
+
 # --- the frame ---------------------------------------------------------------------------------
 
-SUBCOMMANDS: list[Callable[[SubparsersAction], None]] = [_add_analyze]
+SUBCOMMANDS: list[Callable[[SubparsersAction], None]] = [_add_analyze, _add_serve]
 """Functions that each add one subcommand to the parser (see the module docstring)."""
 
 
