@@ -117,6 +117,7 @@ class CompressorProcessor:
         self._attack_zi = np.zeros((bands, 1))
         makeup_lin = 10.0 ** (self._makeup_db / 20.0)
         self._last_gains = np.stack([makeup_lin, makeup_lin], axis=1)  # blocks k-2, k-1
+        self._position_cache: FloatArray = np.zeros(0)
         # Statistics (applied gain reduction, dB).
         self._blocks = 0
         self._sum_reduction_db = np.zeros(bands)
@@ -134,22 +135,30 @@ class CompressorProcessor:
             return np.array(x, dtype=np.float64)
         n = x.shape[1]
         bands = self._splitter.split(x)  # (bands, channels, n)
-        peak = np.abs(bands).max(axis=1)  # linked detection: (bands, n)
+        peak = np.abs(bands[:, 0])  # linked detection: the largest magnitude of any channel
+        for c in range(1, self.channels):
+            np.maximum(peak, np.abs(bands[:, c]), out=peak)
         block_peaks = self._block_peaks(peak)
         gains = self._block_gains(block_peaks)  # linear, one column per completed block
         seq = np.concatenate([self._last_gains, gains], axis=1)
-        pos = self._phase + np.arange(n)
-        idx = pos // self.block_samples
-        frac = (pos % self.block_samples + 1) / self.block_samples
-        g0 = seq[:, idx]
-        g = g0 + (seq[:, idx + 1] - g0) * frac
-        end = (self._phase + n) // self.block_samples
+        # seq[j] holds at local sample j·B - 1 - phase (the end of the block it ramps to), and
+        # the gain is linear in between: np.interp does the ramps without index arithmetic.
+        b = self.block_samples
+        knots = np.arange(seq.shape[1]) * float(b) - 1.0 - self._phase
+        positions = self._positions(n)
+        end = (self._phase + n) // b
         self._last_gains = seq[:, end : end + 2]
-        self._phase = (self._phase + n) % self.block_samples
-        y = bands[0] * g[0]
+        self._phase = (self._phase + n) % b
+        y = bands[0] * np.interp(positions, knots, seq[0])
         for k in range(1, bands.shape[0]):
-            y += bands[k] * g[k]
+            y += bands[k] * np.interp(positions, knots, seq[k])
         return np.asarray(y)
+
+    def _positions(self, n: int) -> FloatArray:
+        """``0.0, 1.0, ..., n - 1`` (a cached read-only view)."""
+        if self._position_cache.size < n:
+            self._position_cache = np.arange(max(n, 65536), dtype=np.float64)
+        return self._position_cache[:n]
 
     def _block_peaks(self, peak: FloatArray) -> FloatArray:
         """Peak of each control block completed in this chunk, ``(bands, blocks)``."""

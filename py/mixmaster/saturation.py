@@ -38,6 +38,8 @@ from mixmaster.units import FloatArray
 _K: Final = 12
 #: Kaiser window beta of the half-band filter (74 dB stopband).
 _KAISER_BETA: Final = 8.0
+#: Output block (samples) over which the stage decides whether the curve can engage at all.
+_RUN_BLOCK: Final = 256
 #: Width of the soft region above the threshold, as a fraction of the threshold.
 KNEE_FRACTION: Final = 0.5
 
@@ -101,30 +103,63 @@ class SaturationProcessor:
         if not self.active:
             return np.array(x, dtype=np.float64)
         n = x.shape[1]
-        xh = np.concatenate([self._hist_x, x], axis=1)
-        self._hist_x = xh[:, -self._delay :].copy()
+        p = self._delay
+        xh = np.concatenate([self._hist_x, x], axis=1)  # xh[:, i] is x[i - p]
+        self._hist_x = xh[:, -p:].copy()
         self._total += 2 * x.size
-        dry = xh[:, :n]
-        peak = float(np.abs(xh).max()) if xh.size else 0.0
-        if not self._residual_live and peak * self._up_gain_bound <= self.threshold:
-            # Every interpolated sample stays below the threshold: the residual is exactly 0.
-            return np.array(dry)
-        even = np.empty((self.channels, n))
-        for c in range(self.channels):
-            even[c] = np.convolve(xh[c], self._up_taps, mode="valid")
-        odd = xh[:, _K : _K + n]
-        res_even = saturation_residual(even, self.threshold)
-        res_odd = saturation_residual(odd, self.threshold)
+        y = np.array(xh[:, :n])  # the dry path, delayed by the filters' latency
+        runs = self._active_runs(xh, n)
+        if not runs and not self._residual_live:
+            return y
+        # Residual f(u) - u of the oversampled signal, only where it can be non-zero: the even
+        # phase is interpolated (xh[a : b + p] -> b - a samples), the odd phase is x itself.
+        res_even = np.zeros((self.channels, n))
+        res_odd = np.zeros((self.channels, n))
+        for a, b in runs:
+            even = np.empty((self.channels, b - a))
+            for c in range(self.channels):
+                even[c] = np.convolve(xh[c, a : b + p], self._up_taps, mode="valid")
+            res_even[:, a:b] = saturation_residual(even, self.threshold)
+            res_odd[:, a:b] = saturation_residual(xh[:, a + _K : b + _K], self.threshold)
         self._engaged += int(np.count_nonzero(res_even)) + int(np.count_nonzero(res_odd))
         he = np.concatenate([self._hist_even, res_even], axis=1)
         ho = np.concatenate([self._hist_odd, res_odd], axis=1)
-        self._hist_even = he[:, -self._delay :].copy()
+        # Decimate the residual where it (or the previous chunk's tail) reaches the output.
+        spans = [(a, min(n, b + p)) for a, b in runs]
+        if self._residual_live:
+            spans.append((0, min(n, p)))
+        for a, b in _merged(spans):
+            wet = 0.5 * ho[:, a:b]
+            for c in range(self.channels):
+                wet[c] += np.convolve(he[c, a : b + p], self._down_taps, mode="valid")
+            y[:, a:b] += self._amount * wet
+        self._hist_even = he[:, -p:].copy()
         self._hist_odd = ho[:, -_K:].copy()
         self._residual_live = bool(self._hist_even.any() or self._hist_odd.any())
-        wet = 0.5 * ho[:, :n]
-        for c in range(self.channels):
-            wet[c] += np.convolve(he[c], self._down_taps, mode="valid")
-        return np.asarray(dry + self._amount * wet)
+        return y
+
+    def _active_runs(self, xh: FloatArray, n: int) -> list[tuple[int, int]]:
+        """Output ranges ``[a, b)`` whose oversampled samples may exceed the threshold.
+
+        Output sample ``i`` reads ``xh[:, i : i + p + 1]``; over a block of ``_RUN_BLOCK``
+        outputs that window lies within two input blocks, and no interpolated sample exceeds
+        the window's peak times the interpolator's L1 norm (>= 1, so the odd phase is covered).
+        """
+        peak = np.abs(xh).max(axis=0)
+        blocks = -(-peak.size // _RUN_BLOCK)
+        padded = np.zeros(blocks * _RUN_BLOCK)
+        padded[: peak.size] = peak
+        block_peak = padded.reshape(blocks, _RUN_BLOCK).max(axis=1)
+        window_peak = np.maximum(block_peak, np.append(block_peak[1:], 0.0))
+        hot = window_peak * self._up_gain_bound > self.threshold
+        runs: list[tuple[int, int]] = []
+        for j in np.flatnonzero(hot[: -(-n // _RUN_BLOCK)]):
+            a, b = int(j) * _RUN_BLOCK, min(n, (int(j) + 1) * _RUN_BLOCK)
+            if runs and runs[-1][1] == a:
+                runs[-1] = (runs[-1][0], b)
+            else:
+                runs.append((a, b))
+        return runs
 
     def stats(self) -> dict[str, Any]:
         """``threshold_dbfs``, and ``engaged_fraction``: share of oversampled samples above it."""
@@ -133,6 +168,17 @@ class SaturationProcessor:
             "threshold_dbfs": -float(self.params.drive_db),
             "engaged_fraction": self._engaged / self._total if self._total else 0.0,
         }
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, non-overlapping union of ``[a, b)`` ranges."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
 
 
 def apply_saturation(
