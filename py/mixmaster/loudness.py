@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import signal  # type: ignore[import-untyped]
+from scipy import signal  # type: ignore[import-untyped, unused-ignore]
 
 from mixmaster.audio import MAX_CHANNELS, as_audio, check_sample_rate
 from mixmaster.errors import InputError

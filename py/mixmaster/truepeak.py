@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.signal.windows import kaiser  # type: ignore[import-untyped]
+from scipy.signal.windows import kaiser  # type: ignore[import-untyped, unused-ignore]
 
 from mixmaster.audio import as_audio, check_sample_rate
 from mixmaster.errors import ParamError
