@@ -458,8 +458,8 @@ async def test_wrong_methods_get_a_json_405(method: str, path: str, allow: str) 
     assert allow in r.headers["allow"]
 
 
-async def test_unknown_api_paths_get_a_json_404() -> None:
-    async with api(rules_config()) as c:
+async def test_unknown_paths_get_a_json_404(web_dir: Path) -> None:
+    async with api(rules_config(web_dir=web_dir)) as c:
         r = await c.post("/api/anything", json={})
         g = await c.get("/no/such/page")
     assert (r.status_code, r.json()["code"]) == (404, "not_found")
