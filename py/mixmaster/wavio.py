@@ -31,7 +31,7 @@ import secrets
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -562,7 +562,7 @@ def _check_bits(bits: str) -> WavBits:
             f"Output bit depth {bits!r} is not supported; accepted: '16', '24' or '32f'.",
             field="bits",
         )
-    return bits  # type: ignore[return-value]
+    return cast(WavBits, bits)
 
 
 def _header(channels: int, sample_rate_hz: int, bits: WavBits, frames: int, *, rf64: bool) -> bytes:
