@@ -19,7 +19,7 @@ test: setup system assets lint typecheck pytest
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[pinned,proxy,dev]'
+	$(PY) -m pip install --quiet -e '.[pinned,proxy,formats,dev]'
 	touch $@
 
 setup: $(STAMP)

@@ -31,6 +31,14 @@ def check_sample_rate(sample_rate_hz: float) -> int:
     return int(sample_rate_hz)
 
 
+def _all_finite(arr: FloatArray, block_samples: int = 1 << 16) -> bool:
+    """``np.isfinite(arr).all()`` without a full-size boolean temporary."""
+    return all(
+        bool(np.isfinite(arr[:, i : i + block_samples]).all())
+        for i in range(0, arr.shape[1], block_samples)
+    )
+
+
 def as_audio(x: npt.ArrayLike, *, check_finite: bool = True) -> FloatArray:
     """Validate audio at the edge and return it as a floating array ``(channels, samples)``.
 
@@ -55,7 +63,7 @@ def as_audio(x: npt.ArrayLike, *, check_finite: bool = True) -> FloatArray:
         raise InputError(
             "empty_audio", "The audio has no samples; at least one sample per channel is needed."
         )
-    if check_finite and not np.isfinite(arr).all():
+    if check_finite and not _all_finite(arr):
         raise InputError(
             "non_finite",
             "The audio contains NaN or infinite samples; only finite sample values are accepted.",
