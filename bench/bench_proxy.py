@@ -9,7 +9,7 @@ the decides with httpx, and prints:
 - the fake's own service time p50/p99 (measured inside the fake),
 - the proxy's overhead p50/p99: end-to-end latency minus the fake's median service time,
 - throughput, and the proxy process's CPU time per decide (Linux), which unlike latency does
-  not depend on what else the machine is doing.
+  include queueing behind other work on the machine.
 
 Bounded: fixed request count, every wait has a timeout, everything binds to 127.0.0.1 only.
 Exits non-zero on any error. Usage: ``python bench/bench_proxy.py [--requests N]
@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"throughput_req_per_s   {args.requests / wall_s:.1f}")
     if cpu_before_s is not None and cpu_after_s is not None:
         cpu_ms = 1e3 * (cpu_after_s - cpu_before_s) / args.requests
-        print(f"proxy_cpu_ms_per_decide {cpu_ms:.2f} (load-independent cost of one decide)")
+        print(f"proxy_cpu_ms_per_decide {cpu_ms:.2f} (CPU time of the proxy process)")
     if n_errors or len(service_s) != args.requests:
         print("FAIL: errors or missing Claude calls", file=sys.stderr)
         return 1
