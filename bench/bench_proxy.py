@@ -8,7 +8,7 @@ the decides with httpx, and prints:
 - end-to-end latency p50/p99 as the client sees it,
 - the fake's own service time p50/p99 (measured inside the fake),
 - the proxy's overhead p50/p99: end-to-end latency minus the fake's median service time,
-- throughput, and the proxy process's CPU time per decide (Linux), which unlike latency does
+- throughput, and the proxy process's CPU time per decide (Linux), which, unlike latency, does not
   include queueing behind other work on the machine.
 
 Bounded: fixed request count, every wait has a timeout, everything binds to 127.0.0.1 only.
