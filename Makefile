@@ -37,8 +37,11 @@ lint: setup
 	$(VENV)/bin/ruff check py proxy tests bench scripts
 	$(VENV)/bin/ruff format --check py proxy tests bench scripts
 
+# mypy --strict on the package, then on the proxy (importable as mixmaster_proxy via a link).
 typecheck: setup
 	$(VENV)/bin/mypy
+	mkdir -p .cache/mypy && ln -sfn ../../proxy .cache/mypy/mixmaster_proxy
+	MYPYPATH=py:.cache/mypy $(VENV)/bin/mypy --strict -p mixmaster_proxy
 
 pytest: setup
 	$(PY) -m pytest

@@ -26,7 +26,17 @@ from contextlib import asynccontextmanager
 from typing import Any, TypedDict, cast
 
 from anthropic import AsyncAnthropic
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, ExceptionHandler
+
 from mixmaster.decide import decide
+from mixmaster.errors import MixmasterError
 from mixmaster_proxy.claude import (
     FALLBACK_REASONS,
     ClaudeAnswer,
@@ -47,16 +57,6 @@ from mixmaster_proxy.schema import (
     parse_job_report,
 )
 from mixmaster_proxy.security import SecurityHeadersMiddleware, SiteFiles
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import ASGIApp, ExceptionHandler
-
-from mixmaster.errors import MixmasterError
 
 _HTTP_CODES = {
     400: "bad_request",

@@ -23,8 +23,6 @@ from typing import Any, Final, Literal
 import anthropic
 from anthropic import AsyncAnthropic
 from anthropic.types import Message, ToolParam
-from mixmaster_proxy.config import Config
-from mixmaster_proxy.schema import MAX_EXPLANATION_CHARS, plain_text
 
 from mixmaster.errors import ParamError
 from mixmaster.params import (
@@ -34,6 +32,8 @@ from mixmaster.params import (
     params_from_dict,
     params_json_schema,
 )
+from mixmaster_proxy.config import Config
+from mixmaster_proxy.schema import MAX_EXPLANATION_CHARS, plain_text
 
 TOOL_NAME: Final = "set_mastering_params"
 #: Loggers of the SDK and its HTTP client.

@@ -11,9 +11,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from mixmaster_proxy.errors import ApiError, error_response
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mixmaster_proxy.errors import ApiError, error_response
 
 
 def body_too_large(max_body_bytes: int) -> ApiError:

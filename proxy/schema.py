@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from mixmaster.analyze import validate_features
-from mixmaster_proxy.errors import ApiError
-
 from mixmaster.errors import ParamError
 from mixmaster.params import PLATFORM_TARGETS_LUFS, Intent, MasteringParams, intent_from_dict
 from mixmaster.params import params_to_dict as _params_to_dict
+from mixmaster_proxy.errors import ApiError
 
 #: Longest explanation returned, in characters.
 MAX_EXPLANATION_CHARS: Final = 600

@@ -22,10 +22,6 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from mixmaster_proxy.app import create_app
-from mixmaster_proxy.config import Config, SecretStr
-from mixmaster_proxy.schema import plain_text
-from mixmaster_proxy.security import CONTENT_SECURITY_POLICY, IMMUTABLE, REVALIDATE
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -44,6 +40,10 @@ from fake_anthropic import (
 from mixmaster.analyze import analyze
 from mixmaster.decide import decide
 from mixmaster.params import intent_from_dict, intent_to_dict, params_to_dict
+from mixmaster_proxy.app import create_app
+from mixmaster_proxy.config import Config, SecretStr
+from mixmaster_proxy.schema import plain_text
+from mixmaster_proxy.security import CONTENT_SECURITY_POLICY, IMMUTABLE, REVALIDATE
 from signals import programme
 
 TIMEOUT_S = 0.5

@@ -10,16 +10,6 @@ from typing import Any
 
 import pytest
 from anthropic import AsyncAnthropic
-from mixmaster_proxy.claude import (
-    SYSTEM_PROMPT,
-    TOOL_NAME,
-    ClaudeAnswer,
-    ClaudeFailure,
-    ask_claude,
-    make_client,
-    tool_definition,
-)
-from mixmaster_proxy.config import Config, SecretStr
 
 from fake_anthropic import (
     Behaviour,
@@ -43,6 +33,16 @@ from mixmaster.params import (
     params_to_dict,
     with_changes,
 )
+from mixmaster_proxy.claude import (
+    SYSTEM_PROMPT,
+    TOOL_NAME,
+    ClaudeAnswer,
+    ClaudeFailure,
+    ask_claude,
+    make_client,
+    tool_definition,
+)
+from mixmaster_proxy.config import Config, SecretStr
 
 TIMEOUT_S = 0.5
 #: Only a guard against hangs: a timed-out call must be answered long before this.

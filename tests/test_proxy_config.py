@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from anthropic._data import DEPRECATED_MODELS
 from anthropic.types import Model
+
+from mixmaster.errors import ParamError
 from mixmaster_proxy.config import (
     DEFAULT_CLAUDE_MODEL,
     DEFAULT_RATE_LIMIT_PER_MIN,
@@ -15,8 +17,6 @@ from mixmaster_proxy.config import (
     Config,
     SecretStr,
 )
-
-from mixmaster.errors import ParamError
 
 KEY = "sk-ant-test-0123456789abcdef"
 

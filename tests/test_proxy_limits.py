@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from mixmaster_proxy.limits import TokenBucketLimiter
 
 

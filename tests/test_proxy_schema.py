@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from mixmaster_proxy.errors import ApiError
 from mixmaster_proxy.schema import (
     MAX_EXPLANATION_CHARS,
