@@ -23,7 +23,7 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-from scipy import signal  # type: ignore[import-untyped]
+from scipy import signal
 
 from mixmaster.audio import MAX_CHANNELS, as_audio, check_sample_rate
 from mixmaster.errors import InputError, ParamError

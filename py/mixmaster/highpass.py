@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
-from scipy import signal  # type: ignore[import-untyped]
+from scipy import signal
 
 from mixmaster.audio import as_audio, check_sample_rate
 from mixmaster.crossover import SosFilter, check_channels, check_chunk, clamp_frequency_hz

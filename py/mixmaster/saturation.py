@@ -91,6 +91,7 @@ class SaturationProcessor:
         self._delay = 2 * _K - 1
         self.latency_samples = self._delay if self.active else 0
         self._hist_x = np.zeros((channels, self._delay))
+        self._hist_peak = 0.0
         self._hist_even = np.zeros((channels, self._delay))
         self._hist_odd = np.zeros((channels, _K))
         self._residual_live = False
@@ -104,28 +105,45 @@ class SaturationProcessor:
             return np.array(x, dtype=np.float64)
         n = x.shape[1]
         p = self._delay
-        xh = np.concatenate([self._hist_x, x], axis=1)  # xh[:, i] is x[i - p]
-        self._hist_x = xh[:, -p:].copy()
         self._total += 2 * x.size
-        y = np.array(xh[:, :n])  # the dry path, delayed by the filters' latency
-        runs = self._active_runs(xh, n)
+        chunk_peak = max(float(x.max()), -float(x.min())) if n else 0.0
+        quiet = max(chunk_peak, self._hist_peak) * self._up_gain_bound <= self.threshold
+        runs = [] if quiet else self._active_runs(x)
+        hist_x = self._hist_x
+        y = self._delayed(x)  # the dry path, delayed by the filters' latency
         if not runs and not self._residual_live:
             return y
+
+        def delayed_input(a: int, b: int) -> FloatArray:
+            """Input samples ``x[i - p]`` for output positions ``a <= i < b``."""
+            if a >= p:
+                return x[:, a - p : b - p]
+            joined = np.concatenate([hist_x[:, a:], x[:, : max(0, b - p)]], axis=1)
+            return np.asarray(joined[:, : b - a])
+
         # Residual f(u) - u of the oversampled signal, only where it can be non-zero: the even
-        # phase is interpolated (xh[a : b + p] -> b - a samples), the odd phase is x itself.
+        # phase is interpolated from 2k input samples, the odd phase is the input itself.
         res_even = np.zeros((self.channels, n))
         res_odd = np.zeros((self.channels, n))
+        spans = []  # output ranges the residual reaches through the decimator
         for a, b in runs:
+            window = delayed_input(a, b + p)
             even = np.empty((self.channels, b - a))
             for c in range(self.channels):
-                even[c] = np.convolve(xh[c, a : b + p], self._up_taps, mode="valid")
-            res_even[:, a:b] = saturation_residual(even, self.threshold)
-            res_odd[:, a:b] = saturation_residual(xh[:, a + _K : b + _K], self.threshold)
-        self._engaged += int(np.count_nonzero(res_even)) + int(np.count_nonzero(res_odd))
+                even[c] = np.convolve(window[c], self._up_taps, mode="valid")
+            r_even = saturation_residual(even, self.threshold)
+            r_odd = saturation_residual(window[:, _K : _K + b - a], self.threshold)
+            hit = np.flatnonzero((r_even != 0.0).any(axis=0) | (r_odd != 0.0).any(axis=0))
+            if hit.size:
+                res_even[:, a:b] = r_even
+                res_odd[:, a:b] = r_odd
+                self._engaged += int(np.count_nonzero(r_even)) + int(np.count_nonzero(r_odd))
+                spans.append((a + int(hit[0]), min(n, a + int(hit[-1]) + 1 + p)))
+        if not spans and not self._residual_live:
+            return y
         he = np.concatenate([self._hist_even, res_even], axis=1)
         ho = np.concatenate([self._hist_odd, res_odd], axis=1)
         # Decimate the residual where it (or the previous chunk's tail) reaches the output.
-        spans = [(a, min(n, b + p)) for a, b in runs]
         if self._residual_live:
             spans.append((0, min(n, p)))
         for a, b in _merged(spans):
@@ -138,22 +156,39 @@ class SaturationProcessor:
         self._residual_live = bool(self._hist_even.any() or self._hist_odd.any())
         return y
 
-    def _active_runs(self, xh: FloatArray, n: int) -> list[tuple[int, int]]:
-        """Output ranges ``[a, b)`` whose oversampled samples may exceed the threshold.
+    def _delayed(self, x: FloatArray) -> FloatArray:
+        """``x`` delayed by the latency, through the history buffer (the quiet path)."""
+        p, n = self._delay, x.shape[1]
+        if n >= p:
+            y = np.empty_like(x)
+            y[:, :p] = self._hist_x
+            y[:, p:] = x[:, : n - p]
+            self._hist_x = x[:, n - p :].copy()
+        else:
+            y = self._hist_x[:, :n].copy()
+            self._hist_x = np.concatenate([self._hist_x[:, n:], x], axis=1)
+        self._hist_peak = float(np.abs(self._hist_x).max())
+        return y
 
-        Output sample ``i`` reads ``xh[:, i : i + p + 1]``; over a block of ``_RUN_BLOCK``
-        outputs that window lies within two input blocks, and no interpolated sample exceeds
-        the window's peak times the interpolator's L1 norm (>= 1, so the odd phase is covered).
+    def _active_runs(self, x: FloatArray) -> list[tuple[int, int]]:
+        """Output ranges ``[a, b)`` of this chunk whose oversampled samples may pass the threshold.
+
+        Output sample ``i`` reads input samples ``i - p ... i`` (``p`` = latency, the previous
+        chunk's tail for ``i < p``). Over a block of ``_RUN_BLOCK`` outputs that window lies in
+        the same and the previous input block, and no interpolated sample exceeds the window's
+        peak times the interpolator's L1 norm (>= 1, so the odd phase is covered too).
         """
-        peak = np.abs(xh).max(axis=0)
-        blocks = -(-peak.size // _RUN_BLOCK)
-        padded = np.zeros(blocks * _RUN_BLOCK)
-        padded[: peak.size] = peak
-        block_peak = padded.reshape(blocks, _RUN_BLOCK).max(axis=1)
-        window_peak = np.maximum(block_peak, np.append(block_peak[1:], 0.0))
+        n = x.shape[1]
+        blocks = -(-n // _RUN_BLOCK)
+        peak = np.zeros(blocks * _RUN_BLOCK)
+        np.abs(x[0], out=peak[:n])
+        for c in range(1, self.channels):
+            np.maximum(peak[:n], np.abs(x[c]), out=peak[:n])
+        block_peak = peak.reshape(blocks, _RUN_BLOCK).max(axis=1)
+        window_peak = np.maximum(block_peak, np.concatenate([[self._hist_peak], block_peak[:-1]]))
         hot = window_peak * self._up_gain_bound > self.threshold
         runs: list[tuple[int, int]] = []
-        for j in np.flatnonzero(hot[: -(-n // _RUN_BLOCK)]):
+        for j in np.flatnonzero(hot):
             a, b = int(j) * _RUN_BLOCK, min(n, (int(j) + 1) * _RUN_BLOCK)
             if runs and runs[-1][1] == a:
                 runs[-1] = (runs[-1][0], b)
