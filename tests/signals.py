@@ -213,6 +213,29 @@ def ebu3342_case(case: int, sample_rate_hz: int) -> Audio:
     return sine_sequence([(level, 20.0) for level in levels], sample_rate_hz)
 
 
+def band_noise(
+    low_hz: float,
+    high_hz: float,
+    level_dbfs_rms: float,
+    duration_s: float,
+    sample_rate_hz: int,
+    channels: int = 2,
+    seed: int = 0,
+) -> Audio:
+    """Independent Gaussian noise per channel, brick-wall band-limited to [low_hz, high_hz).
+
+    Shaped in the frequency domain (bins outside the band zeroed), then scaled to the RMS level.
+    """
+    rng = np.random.default_rng(seed)
+    n = round(duration_s * sample_rate_hz)
+    spec = np.fft.rfft(rng.standard_normal((channels, n)), axis=1)
+    f = np.fft.rfftfreq(n, 1.0 / sample_rate_hz)
+    spec[:, (f < low_hz) | (f >= high_hz)] = 0.0
+    x = np.fft.irfft(spec, n=n, axis=1)
+    x /= np.sqrt(np.mean(x**2)) + 1e-30
+    return x * 10.0 ** (level_dbfs_rms / 20.0)
+
+
 def tilted_noise(
     tilt_db_per_oct: float,
     level_dbfs_rms: float,
