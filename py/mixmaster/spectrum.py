@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import scipy.fft  # type: ignore[import-untyped]
+import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
 
 from mixmaster.audio import as_audio, check_sample_rate

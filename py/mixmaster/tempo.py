@@ -3,10 +3,10 @@
 Method (after Ellis 2007 and Böck & Schedl 2011):
 
 1. **Onset strength.** The channel mean, decimated to about 22 kHz, is cut into Hann frames
-   (about 21 ms, hop 10 ms); each
-   frame's power is summed into 24 log-spaced bands between 30 Hz and 16 kHz, compressed with
-   ``log(1 + E / mean(E))`` and the half-wave rectified frame-to-frame increase (spectral flux)
-   is summed over bands. A 1 s moving average is subtracted to remove slow swells.
+   (about 21 ms, hop 10 ms); each frame's power is summed into 24 log-spaced bands between
+   30 Hz and 16 kHz or the decimated Nyquist (11-12 kHz at 44.1-192 kHz), compressed with
+   ``log(1 + E / mean(E))``, and the half-wave rectified frame-to-frame increase (spectral
+   flux) is summed over bands. A 1 s moving average is subtracted to remove slow swells.
 2. **Periodicity.** The unbiased autocorrelation of that envelope, normalised to 1 at lag 0, is
    evaluated on a 0.1 BPM grid from 60 to 200 BPM as a comb: the mean over the first four
    multiples of each candidate period (only multiples up to half the envelope's length).
@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import scipy.fft  # type: ignore[import-untyped]
+import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
 
 from mixmaster.audio import as_audio, check_sample_rate
