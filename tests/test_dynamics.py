@@ -212,3 +212,14 @@ def test_crossovers_above_nyquist_at_8_khz_are_clamped() -> None:
     assert proc.stats()["crossovers_hz"] == [120.0, 3600.0, 3600.0]
     y = run_whole(proc, signals.programme(0.3, 8_000, 2))
     assert np.isfinite(y).all()
+
+
+@pytest.mark.parametrize("channels", CHANNELS)
+def test_empty_chunk_returns_empty_instead_of_a_reduction_error(channels: int) -> None:
+    # Regression: a 0-sample chunk failed in sosfilt and in the block-peak reduction.
+    proc = CompressorProcessor(48_000, channels, CompressorParams())
+    assert proc.process(np.zeros((channels, 0))).shape == (channels, 0)
+    x = signals.sine(1000.0, -6.0, 0.01, 48_000, channels)
+    np.testing.assert_array_equal(
+        proc.process(x), CompressorProcessor(48_000, channels, CompressorParams()).process(x)
+    )

@@ -192,3 +192,9 @@ def test_frequencies_above_nyquist_are_clamped_not_nan(fs: int) -> None:
     # The peak designed at 0.45 fs still gives its gain there.
     _, h = signal.sosfreqz(eq.peaking_sos(20_000.0, 6.0, 1.0, fs), worN=[0.45 * fs], fs=fs)
     assert 20 * np.log10(abs(h[0])) == pytest.approx(6.0, abs=1e-6)
+
+
+def test_empty_chunk_returns_empty_instead_of_a_sosfilt_error() -> None:
+    # Regression: scipy's sosfilt raised "cannot reshape array of size 0" on a 0-sample chunk.
+    proc = EqProcessor(48_000, 2, EqParams(tilt_db_per_oct=1.0))
+    assert proc.process(np.zeros((2, 0))).shape == (2, 0)

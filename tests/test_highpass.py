@@ -131,3 +131,10 @@ def test_unsupported_sample_rate_raises_input_error() -> None:
     with pytest.raises(InputError) as err:
         HighpassProcessor(1_000, 2, HighpassParams())
     assert err.value.code == "unsupported_sample_rate"
+
+
+def test_empty_chunk_returns_empty_instead_of_a_sosfilt_error() -> None:
+    # Regression: scipy's sosfilt raised "cannot reshape array of size 0" on a 0-sample chunk.
+    proc = HighpassProcessor(48_000, 2, HighpassParams())
+    assert proc.process(np.zeros((2, 0))).shape == (2, 0)
+    assert proc.process(np.full((2, 3), 0.5)).shape == (2, 3)

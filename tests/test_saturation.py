@@ -174,3 +174,8 @@ def test_matches_a_dense_oversampling_reference(drive_db: float) -> None:
     y = apply_saturation(x[None, :], fs, SaturationParams(drive_db=drive_db))[0]
     assert np.abs(y - reference).max() < 1e-12
     assert np.abs(y - x).max() > 1e-3  # the curve did engage
+
+
+def test_empty_chunk_returns_empty() -> None:
+    proc = SaturationProcessor(48_000, 2, SaturationParams(drive_db=6.0))
+    assert proc.process(np.zeros((2, 0))).shape == (2, 0)

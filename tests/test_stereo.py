@@ -173,3 +173,9 @@ def test_crossovers_above_nyquist_are_clamped(fs: int) -> None:
     params = StereoParams(crossover_high_hz=12_000.0, high_width=1.5, low_width=0.8)
     y = apply_stereo(signals.programme(0.3, fs, 2), fs, params)
     assert np.isfinite(y).all()
+
+
+def test_empty_chunk_returns_empty_instead_of_a_sosfilt_error() -> None:
+    # Regression: scipy's sosfilt raised "cannot reshape array of size 0" on a 0-sample chunk.
+    proc = StereoProcessor(48_000, 2, StereoParams(low_width=0.5, mono_below_hz=100.0))
+    assert proc.process(np.zeros((2, 0))).shape == (2, 0)

@@ -129,7 +129,7 @@ class SosFilter:
 
     def process(self, x: FloatArray) -> FloatArray:
         """Filter the next chunk ``(channels, samples)``; returns a new array."""
-        if self.sos.shape[0] == 0:
+        if self.sos.shape[0] == 0 or x.shape[-1] == 0:
             return np.array(x, dtype=np.float64)
         y, self._zi = signal.sosfilt(self.sos, x, axis=-1, zi=self._zi)
         return np.asarray(y)
@@ -220,11 +220,12 @@ class BandSplitter:
 
     def split(self, x: FloatArray) -> FloatArray:
         """Split the next chunk; returns ``(bands, channels, samples)``, lowest band first."""
+        return np.stack(self.split_list(x))
+
+    def split_list(self, x: FloatArray) -> list[FloatArray]:
+        """Like :meth:`split`, as a list of ``(channels, samples)`` arrays (no stacking copy)."""
         x = check_chunk(x, self.channels)
-        out = np.empty((self.bands, *x.shape))
-        for k, flt in enumerate(self._filters):
-            out[k] = flt.process(x)
-        return out
+        return [flt.process(x) for flt in self._filters]
 
 
 class AllpassCascade:

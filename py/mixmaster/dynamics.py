@@ -131,13 +131,15 @@ class CompressorProcessor:
     def process(self, x: FloatArray) -> FloatArray:
         """Compress the next chunk; returns a new array of the same shape."""
         x = check_chunk(x, self.channels)
-        if self._amount == 0.0:
-            return np.array(x, dtype=np.float64)
         n = x.shape[1]
-        bands = self._splitter.split(x)  # (bands, channels, n)
-        peak = np.abs(bands[:, 0])  # linked detection: the largest magnitude of any channel
-        for c in range(1, self.channels):
-            np.maximum(peak, np.abs(bands[:, c]), out=peak)
+        if self._amount == 0.0 or n == 0:
+            return np.array(x, dtype=np.float64)
+        bands = self._splitter.split_list(x)  # per band: (channels, n)
+        peak = np.empty((len(bands), n))  # linked detection: the largest magnitude of any channel
+        for k, band in enumerate(bands):
+            np.abs(band[0], out=peak[k])
+            for c in range(1, self.channels):
+                np.maximum(peak[k], np.abs(band[c]), out=peak[k])
         block_peaks = self._block_peaks(peak)
         gains = self._block_gains(block_peaks)  # linear, one column per completed block
         seq = np.concatenate([self._last_gains, gains], axis=1)
@@ -150,7 +152,7 @@ class CompressorProcessor:
         self._last_gains = seq[:, end : end + 2]
         self._phase = (self._phase + n) % b
         y = bands[0] * np.interp(positions, knots, seq[0])
-        for k in range(1, bands.shape[0]):
+        for k in range(1, len(bands)):
             y += bands[k] * np.interp(positions, knots, seq[k])
         return np.asarray(y)
 
