@@ -9,7 +9,8 @@ from scipy import signal
 import signals
 from mixmaster import eq
 from mixmaster.eq import EqProcessor, apply_eq
-from mixmaster.params import EqParams
+from mixmaster.highpass import apply_highpass, highpass_sos
+from mixmaster.params import EqParams, HighpassParams
 
 RATES = [44_100, 48_000, 96_000]
 CHANNELS = [1, 2]
@@ -198,3 +199,13 @@ def test_empty_chunk_returns_empty_instead_of_a_sosfilt_error() -> None:
     # Regression: scipy's sosfilt raised "cannot reshape array of size 0" on a 0-sample chunk.
     proc = EqProcessor(48_000, 2, EqParams(tilt_db_per_oct=1.0))
     assert proc.process(np.zeros((2, 0))).shape == (2, 0)
+
+
+@pytest.mark.parametrize("channels", CHANNELS)
+def test_high_pass_cascaded_into_the_eq_pass_equals_the_two_stages(channels: int) -> None:
+    fs = 48_000
+    params = EqParams(tilt_db_per_oct=1.0, peak2_gain_db=-3.0)
+    x = signals.programme(0.4, fs, channels)
+    two_stages = apply_eq(apply_highpass(x, fs, HighpassParams(cutoff_hz=30.0)), fs, params)
+    proc = EqProcessor(fs, channels, params, pre_sos=highpass_sos(30.0, fs))
+    assert np.abs(proc.process(x) - two_stages).max() < 1e-12
