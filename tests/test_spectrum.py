@@ -133,6 +133,14 @@ def test_band_energies_count_partial_bins(lower_hz: float, upper_hz: float) -> N
     assert energy[0] == pytest.approx(covered)
 
 
+def test_band_energies_of_a_signed_cospectrum_keep_their_sign() -> None:
+    # Regression: integrating through the cumulative sum once clipped results at zero, which
+    # turned the negative co-spectrum of polarity-inverted channels into "uncorrelated".
+    cospectrum = -np.ones(1_001)
+    energy = sp.band_energies(cospectrum, 1.0, [10.0, 500.0], [20.0, 600.0])
+    np.testing.assert_allclose(energy, [-10.0, -100.0])
+
+
 def test_input_is_not_modified_and_float32_matches_float64() -> None:
     fs = 44_100
     x = pink_noise(-18.0, 2.0, fs)

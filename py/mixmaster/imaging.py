@@ -89,9 +89,10 @@ def _lr_moments(audio: npt.NDArray[np.floating[Any]]) -> tuple[float, float, flo
         cr = right[start : start + _CHUNK_SAMPLES].astype(np.float64)
         s_l += float(np.sum(cl))
         s_r += float(np.sum(cr))
-        s_ll += float(np.dot(cl, cl))
-        s_rr += float(np.dot(cr, cr))
-        s_lr += float(np.dot(cl, cr))
+        # einsum, not BLAS dot: threaded BLAS stalls on a busy machine for vectors this short.
+        s_ll += float(np.einsum("i,i->", cl, cl))
+        s_rr += float(np.einsum("i,i->", cr, cr))
+        s_lr += float(np.einsum("i,i->", cl, cr))
     mean_l, mean_r = s_l / n, s_r / n
     var_l = max(0.0, s_ll / n - mean_l**2)
     var_r = max(0.0, s_rr / n - mean_r**2)
@@ -115,8 +116,8 @@ def band_imaging(spectra: LongTermSpectra) -> tuple[tuple[float, ...], tuple[flo
     upper = np.array(
         [nyquist_hz if hi is None else min(hi, nyquist_hz) for _, hi in IMAGING_BAND_EDGES_HZ]
     )
-    p_l = band_energies(spectra.power_left, spectra.bin_width_hz, lower, upper)
-    p_r = band_energies(spectra.power_right, spectra.bin_width_hz, lower, upper)
+    p_l = np.maximum(band_energies(spectra.power_left, spectra.bin_width_hz, lower, upper), 0.0)
+    p_r = np.maximum(band_energies(spectra.power_right, spectra.bin_width_hz, lower, upper), 0.0)
     c_lr = band_energies(spectra.cross_real, spectra.bin_width_hz, lower, upper)
     total = float(np.sum(p_l + p_r))
     floor = total * 10.0 ** (BAND_CONTENT_FLOOR_DB / 10.0)

@@ -138,21 +138,25 @@ def onset_envelope(
     frames = sliding_window_view(mono, frame_len)[::hop]
     window = hann_window(frame_len)
 
-    # Band mapping applied to the interleaved (re, im) view of the spectrum, squared in place.
+    # Bands are contiguous runs of bins: sum each run of the interleaved (re², im²) spectrum
+    # with reduceat (a 0/1 matrix product would call threaded BLAS, which stalls when busy).
     freqs_hz = np.arange(frame_len // 2 + 1) * (rate_hz / frame_len)
     edges_hz = np.geomspace(_BAND_LOW_HZ, min(_BAND_HIGH_HZ, rate_hz / 2.0), _N_BANDS + 1)
     band_of_bin = np.searchsorted(edges_hz, freqs_hz, side="right") - 1
-    mapping = np.zeros((freqs_hz.size, _N_BANDS), dtype=np.float32)
-    inside = (band_of_bin >= 0) & (band_of_bin < _N_BANDS)
-    mapping[np.flatnonzero(inside), band_of_bin[inside]] = 1.0
-    mapping_re_im = np.repeat(mapping, 2, axis=0)
+    inside = np.flatnonzero((band_of_bin >= 0) & (band_of_bin < _N_BANDS))
+    first_bin, stop_bin = int(inside[0]), int(inside[-1]) + 1
+    bands = band_of_bin[first_bin:stop_bin]
+    run_starts = np.flatnonzero(np.diff(bands, prepend=-1))  # where a (non-empty) band begins
+    band_ids = bands[run_starts]
 
-    energies = np.empty((frames.shape[0], _N_BANDS), dtype=np.float32)
+    energies = np.zeros((frames.shape[0], _N_BANDS), dtype=np.float32)
     for first in range(0, frames.shape[0], _BATCH_FRAMES):
         spec = scipy.fft.rfft(frames[first : first + _BATCH_FRAMES] * window, axis=-1)
-        re_im = spec.view(np.float32)
+        re_im = spec.view(np.float32)[:, 2 * first_bin : 2 * stop_bin]
         np.square(re_im, out=re_im)
-        energies[first : first + _BATCH_FRAMES] = re_im @ mapping_re_im
+        energies[first : first + _BATCH_FRAMES, band_ids] = np.add.reduceat(
+            re_im, 2 * run_starts, axis=1
+        )
     mean_energy = float(np.mean(energies, dtype=np.float64))
     if mean_energy <= 0.0:
         return np.zeros(frames.shape[0] - 1), frame_rate_hz
