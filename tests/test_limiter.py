@@ -282,10 +282,19 @@ def feed_guard(guard: _Guard, g: Audio, x: Audio, pieces: int) -> Audio:
     outs = []
     for blocks in np.array_split(np.arange(nblk), pieces):
         s0, s1 = blocks[0] * b, (blocks[-1] + 1) * b
-        guard.push(g[s0:s1].copy(), x[:, s0:s1].copy(), pp[blocks].copy())
+        gb = g[s0:s1].reshape(-1, b)
+        guard.push(
+            g[s0:s1].copy(),
+            x[:, s0:s1].copy(),
+            pp[blocks],
+            pp[blocks] / d.l1,
+            gb.max(axis=1),
+            gb.min(axis=1),
+        )
         outs += guard.run()[0]
     z = 3 * d.round_samples
-    guard.push(np.ones(z), np.zeros((x.shape[0], z)), np.zeros(z // b))
+    zb = np.zeros(z // b)
+    guard.push(np.ones(z), np.zeros((x.shape[0], z)), zb, zb, zb + 1.0, zb + 1.0)
     outs += guard.run()[0]
     return np.concatenate(outs, axis=1)[:, : g.shape[0]]
 

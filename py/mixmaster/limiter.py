@@ -339,6 +339,9 @@ class _Guard:
         self.g: FloatArray = np.ones(n_hist)
         self.x: FloatArray = np.zeros((channels, n_hist))
         self.pp: FloatArray = np.zeros(self.hist_blocks)  # detection peak bound per block
+        self.xb: FloatArray = np.zeros(self.hist_blocks)  # max |x| over channels per block
+        self.gmax: FloatArray = np.ones(self.hist_blocks)  # gain extremes per block
+        self.gmin: FloatArray = np.ones(self.hist_blocks)
         self.unchecked: BoolArray = np.zeros(self.hist_blocks, dtype=bool)
         self.round = 0
         self.frames64 = _frame_weights(d, b, np.float64) if d.factor > 1 else np.zeros((b, 0))
@@ -358,11 +361,23 @@ class _Guard:
     def frontier(self) -> int:
         return self.h0 + self.g.shape[0]
 
-    def push(self, g: FloatArray, x: FloatArray, pp: FloatArray) -> None:
-        """Append gain, input and detection peaks for whole blocks at the frontier."""
+    def push(
+        self,
+        g: FloatArray,
+        x: FloatArray,
+        pp: FloatArray,
+        xb: FloatArray,
+        gmax: FloatArray,
+        gmin: FloatArray,
+    ) -> None:
+        """Append whole blocks: gain, input, detection peak bound, max ``|x|`` and the gain's
+        extremes per block."""
         self.g = np.concatenate((self.g, g))
         self.x = np.concatenate((self.x, x), axis=1)
         self.pp = np.concatenate((self.pp, pp))
+        self.xb = np.concatenate((self.xb, xb))
+        self.gmax = np.concatenate((self.gmax, gmax))
+        self.gmin = np.concatenate((self.gmin, gmin))
         self.unchecked = np.concatenate((self.unchecked, np.ones(pp.shape[0], dtype=bool)))
 
     def _y(self, start: int, stop: int) -> FloatArray:
@@ -402,12 +417,10 @@ class _Guard:
         # |out| <= G * |interp x| + L1 * (G - g_min) * max|x|, and <= G * L1 * max|x|.
         lo_i = max(sel[0] - self.nb_lo, 0)
         hi_i = min(sel[-1] + self.nb_hi + 1, self.pp.shape[0])
-        s0, s1 = lo_i * b, hi_i * b
-        gb = self.g[s0:s1].reshape(-1, b)
-        xb = np.abs(self.x[:, s0:s1]).max(axis=0).reshape(-1, b).max(axis=1)
+        xb = self.xb[lo_i:hi_i]
         pad = (self.nb_lo, self.nb_hi)
-        gmax = _window_max(np.pad(gb.max(axis=1), pad, mode="edge"), *pad)
-        gmin = _window_min(np.pad(gb.min(axis=1), pad, mode="edge"), *pad)
+        gmax = _window_max(np.pad(self.gmax[lo_i:hi_i], pad, mode="edge"), *pad)
+        gmin = _window_min(np.pad(self.gmin[lo_i:hi_i], pad, mode="edge"), *pad)
         xmax = _window_max(np.pad(xb, pad), *pad)
         k = sel - lo_i
         bound = np.minimum(
@@ -495,6 +508,10 @@ class _Guard:
                 right = mult[f1 - c0 : t1 - c0]
                 np.minimum(right, ramp[: t1 - f1], out=right)
         self.g[lo:hi] *= mult
+        b = d.block_samples
+        blocks = self.g[lo:hi].reshape(-1, b)
+        self.gmax[lo // b : hi // b] = blocks.max(axis=1)
+        self.gmin[lo // b : hi // b] = blocks.min(axis=1)
         if permanent:
             self.permanent_repairs += len(points)
         else:
@@ -551,10 +568,8 @@ class _Guard:
         t = d.support_samples
         if d.factor == 1 or cands.size == 0:
             return np.zeros(cands.shape[0])
-        first = int(cands.min()) - (t - 1)
-        y = self._y(first, int(cands.max()))
-        idx = (cands - first)[:, None] + np.arange(-(t - 1), 0)[None, :]
-        a = y[:, idx] @ self.left_w  # (C, ncand, (T-1) * P)
+        idx = (cands - self.h0)[:, None] + np.arange(-(t - 1), 0)[None, :]
+        a = (self.g[idx] * self.x[:, idx]) @ self.left_w  # (C, ncand, (T-1) * P)
         out: FloatArray = np.abs(a).max(axis=(0, 2))
         return out
 
@@ -591,10 +606,12 @@ class _Guard:
         return cand[np.arange(cand.shape[0]), pick].astype(np.intp), any_ok
 
     def _commit(self, boundary: int) -> tuple[FloatArray, FloatArray]:
-        """Commit ``[c0, boundary)``: return its output and gain, and trim the buffers."""
+        """Commit ``[c0, boundary)``: return its output and the gain's minimum per block, and
+        trim the buffers."""
         i0, i1 = self.c0 - self.h0, boundary - self.h0
-        g = self.g[i0:i1].copy()
-        y = g * self.x[:, i0:i1]
+        b = self.d.block_samples
+        g = self.gmin[i0 // b : i1 // b].copy()
+        y = self.g[i0:i1] * self.x[:, i0:i1]
         self.c0 = boundary
         b = self.d.block_samples
         new_h0 = boundary - self.hist_blocks * b
@@ -603,12 +620,16 @@ class _Guard:
             self.g = self.g[drop:]
             self.x = self.x[:, drop:]
             self.pp = self.pp[drop // b :]
+            self.xb = self.xb[drop // b :]
+            self.gmax = self.gmax[drop // b :]
+            self.gmin = self.gmin[drop // b :]
             self.unchecked = self.unchecked[drop // b :]
             self.h0 = new_h0
         return y, g
 
     def run(self) -> tuple[list[FloatArray], list[FloatArray]]:
-        """Run every round the frontier allows; return the committed outputs and gains."""
+        """Run every round the frontier allows; return the committed outputs and the gain's
+        minimum per committed block."""
         d = self.d
         r = d.round_samples
         b = d.block_samples
@@ -724,13 +745,21 @@ class LimiterProcessor:
         k = d.ramp_blocks
         self._blocks_before = -(-d.support_after // b)  # points before a block touching it
         self._blocks_after = (b - 1 + d.support_before) // b
-        self._frames32 = _frame_weights(d, _FRAME_SAMPLES, np.float32) if d.factor > 1 else None
+        # The detection's banded matrix, transposed (points x phases, samples), float32.
+        self._frames32_t = (
+            np.ascontiguousarray(_frame_weights(d, _FRAME_SAMPLES, np.float32).T)
+            if d.factor > 1
+            else None
+        )
         # Main-stage buffers, each anchored at an absolute block (samples: block * b).
-        self._x: FloatArray = np.zeros((channels, 0))  # input from block _g_next
-        self._x0 = 0
-        self._xhist: FloatArray = np.zeros((channels, d.support_before))  # before block _det
+        # Detection reads whole blocks: _q_lo before a block and _q_hi after it.
+        self._q_lo = -(-d.support_before // b)
+        self._q_hi = -(-d.support_after // b)
+        self._x: FloatArray = np.zeros((channels, self._q_lo * b))  # input (zero before 0)
+        self._x0 = -self._q_lo * b
         self._det = 0  # next block to detect
         self._pp: FloatArray = np.zeros(self._blocks_before)  # from block _pp0
+        self._xb: FloatArray = np.zeros(self._blocks_before)  # max |x| per block, from _pp0
         self._pp0 = -self._blocks_before
         self._r: FloatArray = np.ones(k)  # required gain, from block _r0 (hold history)
         self._r0 = -k
@@ -756,56 +785,60 @@ class LimiterProcessor:
 
     # -- main stage ------------------------------------------------------------------------
 
-    def _detect(self, ext: FloatArray) -> FloatArray:
-        """Upper bound of the true peak (max over channels) of the points of each block.
+    def _detect(self, ext: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """True-peak bound and sample peak (max over channels) of each block's points.
 
-        ``ext`` holds ``support_before`` samples, then whole detection frames, then
-        ``support_after`` samples. A block whose samples are too low to reach the target through
-        any interpolation (``L1 * max|x|`` over its points' supports) gets that bound; the others
-        are interpolated, in float32 frames of :data:`_FRAME_SAMPLES`, and get the result plus a
-        bound on its rounding error. Each block's value depends on its own samples only, so the
-        result does not depend on the chunking.
+        ``ext`` holds whole blocks: ``_q_lo`` before the blocks to detect, then those blocks (a
+        whole number of frames), then ``_q_hi`` after. A block whose neighbourhood (itself and
+        the blocks its points' supports reach) is too low to reach the target through any
+        interpolation gets the bound ``L1 * max|x|`` over that neighbourhood; the others are
+        interpolated, in float32 frames of :data:`_FRAME_SAMPLES` points, and get the result
+        plus a bound on its rounding error. Each value depends on samples that every chunking
+        has at hand, so the result does not depend on the chunking (beyond the rounding of the
+        float32 product, which BLAS may vary with the batch).
         """
         d = self.design
         b = d.block_samples
-        t = d.support_samples
-        nb = (ext.shape[1] - t + 1) // b
-        m = np.abs(ext).max(axis=0)
-        item = m.itemsize
-        sample_peak = m[d.support_before : d.support_before + nb * b].reshape(nb, b).max(axis=1)
+        q_lo, q_hi = self._q_lo, self._q_hi
+        nbe = ext.shape[1] // b
+        nb = nbe - q_lo - q_hi
+        bm = np.maximum.reduceat(np.abs(ext), np.arange(0, nbe * b, b), axis=1).max(axis=0)
+        sample_peak = bm[q_lo : q_lo + nb].copy()
         if d.factor == 1:
-            out: FloatArray = sample_peak
-            return out
-        # Block j's points read ext[j*b : j*b + b + T - 1].
-        supports = as_strided(m, shape=(nb, b + t - 1), strides=(b * item, item))
-        peak: FloatArray = d.l1 * supports.max(axis=1)
+            return sample_peak.copy(), sample_peak
+        peak: FloatArray = d.l1 * _window_max(bm, 0, q_lo + q_hi)
         need = peak > d.target_lin
         per = _FRAME_SAMPLES // b
         frames = np.flatnonzero(need.reshape(-1, per).any(axis=1))
         if frames.size:
-            assert self._frames32 is not None
-            ext32 = ext.astype(np.float32)
-            width = _FRAME_SAMPLES + t - 1
+            assert self._frames32_t is not None
+            t = d.support_samples
+            off = q_lo * b - d.support_before
+            ext32 = ext[:, off:].astype(np.float32)
             rows = np.concatenate(
                 [
                     as_strided(
                         ext32[ch],
-                        shape=(nb // per, width),
+                        shape=(nb // per, _FRAME_SAMPLES + t - 1),
                         strides=(_FRAME_SAMPLES * 4, 4),
                         writeable=False,
                     )[frames]
                     for ch in range(self.channels)
                 ]
             )
-            u = (rows @ self._frames32).reshape(self.channels, frames.size, per, -1)
-            interp = np.maximum(u.max(axis=(0, 3)), -u.min(axis=(0, 3))).astype(np.float64)
+            # Transposed, so that the maximum over a block's points and phases runs across
+            # contiguous rows: (per * b * phases, channels * frames).
+            u = self._frames32_t @ rows.T
+            np.abs(u, out=u)
+            m = u.reshape(per, -1, self.channels * frames.size).max(axis=1)
+            interp = m.reshape(per, self.channels, frames.size).max(axis=1).T.reshape(-1)
             blocks = (frames[:, None] * per + np.arange(per)[None, :]).reshape(-1)
             exact = need[blocks]
             sel = blocks[exact]
             peak[sel] = np.maximum(
-                sample_peak[sel], interp.reshape(-1)[exact] + _F32_REL_ERR * peak[sel]
+                sample_peak[sel], interp[exact].astype(np.float64) + _F32_REL_ERR * peak[sel]
             )
-        return peak
+        return peak, sample_peak
 
     def _main(self) -> None:
         """Advance detection, required gain, hold, release, smoothing as far as input allows."""
@@ -814,13 +847,13 @@ class LimiterProcessor:
         k = d.ramp_blocks
         have = self._x0 + self._x.shape[1]  # absolute samples available
         per = _FRAME_SAMPLES // b
-        det_new = (have - d.support_after) // _FRAME_SAMPLES * per  # whole frames only
+        det_new = (have - self._q_hi * b) // _FRAME_SAMPLES * per  # whole frames only
         if det_new > self._det:
-            i0 = self._det * b - self._x0
-            i1 = det_new * b - self._x0
-            ext = np.concatenate((self._xhist, self._x[:, i0 : i1 + d.support_after]), axis=1)
-            self._pp = np.concatenate((self._pp, self._detect(ext)))
-            self._xhist = self._x[:, i1 - d.support_before : i1].copy()
+            i0 = (self._det - self._q_lo) * b - self._x0
+            i1 = (det_new + self._q_hi) * b - self._x0
+            pp, xb = self._detect(self._x[:, i0:i1])
+            self._pp = np.concatenate((self._pp, pp))
+            self._xb = np.concatenate((self._xb, xb))
             self._det = det_new
         # Required gain of the blocks whose touching points are all detected; _r holds the
         # hold's history: the K blocks before r_next.
@@ -859,9 +892,18 @@ class LimiterProcessor:
             g = s[:-1, None] + (s[1:] - s[:-1])[:, None] * frac[None, :]
             r_blk = r_all[g_next - self._r0 : g_new - self._r0]
             g = np.minimum(g, r_blk[:, None]).reshape(-1)
+            # A ramp clipped by a constant: its extremes are at the block's first and last sample.
+            first, last = g[::b], g[b - 1 :: b]
             x0 = g_next * b - self._x0
-            pp = self._pp[g_next - self._pp0 : g_new - self._pp0]
-            self._guard.push(g, self._x[:, x0 : x0 + nb * b], pp)
+            j0, j1 = g_next - self._pp0, g_new - self._pp0
+            self._guard.push(
+                g,
+                self._x[:, x0 : x0 + nb * b],
+                self._pp[j0:j1],
+                self._xb[j0:j1],
+                np.maximum(first, last),
+                np.minimum(first, last),
+            )
             self._g_next = g_new
         # Keep only what the next call needs.
         g_next = self._g_next
@@ -872,9 +914,11 @@ class LimiterProcessor:
         self._r0 = keep_r
         keep_pp = min(g_next, r_new - self._blocks_before)
         self._pp = self._pp[keep_pp - self._pp0 :]
+        self._xb = self._xb[keep_pp - self._pp0 :]
         self._pp0 = keep_pp
-        self._x = self._x[:, g_next * b - self._x0 :]
-        self._x0 = g_next * b
+        keep_x = min(g_next, self._det - self._q_lo) * b
+        self._x = self._x[:, keep_x - self._x0 :]
+        self._x0 = keep_x
 
     # -- protocol --------------------------------------------------------------------------
 
@@ -897,9 +941,11 @@ class LimiterProcessor:
         if n == 0:
             return np.zeros((self.channels, 0))
         arr = as_audio(arr).astype(np.float64, copy=False)
-        nz = np.flatnonzero(np.any(arr != 0.0, axis=0))
-        if nz.size:
-            self._last_sound = self._seen + int(nz[-1])
+        for end in range(n, 0, -4096):  # the last non-zero sample, scanning back
+            nz = np.flatnonzero(np.any(arr[:, max(0, end - 4096) : end], axis=0))
+            if nz.size:
+                self._last_sound = self._seen + max(0, end - 4096) + int(nz[-1])
+                break
         self._seen += n
         self._x = np.concatenate((self._x, arr), axis=1)
         self._main()
@@ -910,18 +956,27 @@ class LimiterProcessor:
             self._account(g)
         if self._out_len < n:  # cannot happen: latency covers the guard's rounds
             raise RuntimeError("limiter output queue underrun")
-        buf = np.concatenate(self._out, axis=1) if len(self._out) > 1 else self._out[0]
-        self._out = [buf[:, n:]]
+        out: FloatArray = np.empty((self.channels, n))
+        filled = 0
+        while filled < n:
+            piece = self._out[0]
+            take = min(n - filled, piece.shape[1])
+            out[:, filled : filled + take] = piece[:, :take]
+            filled += take
+            if take == piece.shape[1]:
+                self._out.pop(0)
+            else:
+                self._out[0] = piece[:, take:]
         self._out_len -= n
-        out: FloatArray = np.array(buf[:, :n], copy=True)
         return out
 
-    def _account(self, g: FloatArray) -> None:
-        """Gain-reduction statistics of committed samples, per block, up to the last sound."""
+    def _account(self, gmin: FloatArray) -> None:
+        """Gain-reduction statistics of committed blocks (their least gain), up to the last
+        sound."""
         b = self.design.block_samples
-        nb = g.shape[0] // b
+        nb = gmin.shape[0]
         with np.errstate(divide="ignore"):
-            gr = np.maximum(-20.0 * np.log10(g[: nb * b].reshape(nb, b).min(axis=1)), 0.0)
+            gr = np.maximum(-20.0 * np.log10(gmin), 0.0)
         self._committed_blocks += nb
         self._pending_gr.append(gr)
         # Blocks starting at or before the last non-zero input are confirmed.
