@@ -1074,12 +1074,19 @@ def _repair_whole(y: FloatArray, d: LimiterDesign, points: list[int]) -> FloatAr
     return out
 
 
-def apply_limiter(x: npt.ArrayLike, sample_rate_hz: int, params: LimiterParams) -> FloatArray:
+def apply_limiter(
+    x: npt.ArrayLike,
+    sample_rate_hz: int,
+    params: LimiterParams,
+    *,
+    ceiling_margin_db: float = 0.0,
+) -> FloatArray:
     """Limit ``x`` so that its true peak stays at or below ``params.ceiling_dbtp``.
 
     One-shot form of :class:`LimiterProcessor`, latency compensated
     (:func:`mixmaster.processor.run_whole`). For every finite input the result measures
-    ``truepeak.true_peak_dbtp(result) <= params.ceiling_dbtp``, including its first and last
+    ``truepeak.true_peak_dbtp(result) <= params.ceiling_dbtp - ceiling_margin_db``, including
+    its first and last
     samples (the signal is zero outside it): the guard verifies every interpolated point, and
     any point it had to leave (see the module docstring) is repaired here over the whole signal.
 
@@ -1091,6 +1098,9 @@ def apply_limiter(x: npt.ArrayLike, sample_rate_hz: int, params: LimiterParams) 
         8 kHz to 384 kHz.
     params
         :class:`~mixmaster.params.LimiterParams`.
+    ceiling_margin_db
+        Keep the true peak this far below ``params.ceiling_dbtp`` (0 to 6 dB), e.g. the output
+        stage's headroom (:func:`mixmaster.dither.output_headroom_db`).
 
     Returns
     -------
@@ -1105,7 +1115,9 @@ def apply_limiter(x: npt.ArrayLike, sample_rate_hz: int, params: LimiterParams) 
         As :func:`design_limiter`.
     """
     arr = as_audio(x)
-    proc = LimiterProcessor(sample_rate_hz, arr.shape[0], params)
+    proc = LimiterProcessor(
+        sample_rate_hz, arr.shape[0], params, ceiling_margin_db=ceiling_margin_db
+    )
     y = run_whole(proc, arr)
     left = proc.unresolved_points()
     if left:
