@@ -262,6 +262,68 @@ def tilted_noise(
     return x * 10.0 ** (level_dbfs_rms / 20.0)
 
 
+def square_wave(
+    frequency_hz: float,
+    level_dbfs: float,
+    duration_s: float,
+    sample_rate_hz: int,
+    channels: int = 2,
+) -> Audio:
+    """A naive (not band-limited) square wave of peak ``level_dbfs``, starting at full level.
+
+    Its abrupt edges ring when reconstructed: true peak well above the sample peak.
+    """
+    n = round(duration_s * sample_rate_hz)
+    t = np.arange(n) / sample_rate_hz
+    one = np.where(np.sin(2 * np.pi * frequency_hz * t + 1e-9) >= 0.0, 1.0, -1.0)
+    return np.tile(one * 10.0 ** (level_dbfs / 20.0), (channels, 1))
+
+
+def clipped_drums(
+    duration_s: float,
+    sample_rate_hz: int,
+    channels: int = 2,
+    tempo_bpm: float = 120.0,
+    drive_lin: float = 4.0,
+    seed: int = 0,
+) -> Audio:
+    """Drum-like noise bursts driven by ``drive_lin`` into a hard clip at full scale (±1).
+
+    A burst of decaying noise (plus a low thump) on every beat; with ``drive_lin`` > 1 the
+    peaks are flat-topped at exactly ±1.0, the worst case for intersample peaks.
+    """
+    rng = np.random.default_rng(seed)
+    n = round(duration_s * sample_rate_hz)
+    beat = round(60.0 / tempo_bpm * sample_rate_hz)
+    hit = round(0.12 * sample_rate_hz)
+    decay = np.exp(-np.arange(hit) / (0.03 * sample_rate_hz))
+    thump = np.sin(2 * np.pi * 60.0 * np.arange(hit) / sample_rate_hz)
+    out = np.zeros((channels, n))
+    for start in range(0, n, beat):
+        m = min(hit, n - start)
+        burst = rng.standard_normal((channels, m)) * 0.5 + thump[:m]
+        out[:, start : start + m] = burst * decay[:m]
+    return np.clip(out * drive_lin, -1.0, 1.0)
+
+
+def sine_bursts(
+    duration_s: float,
+    sample_rate_hz: int,
+    channels: int = 2,
+    frequency_hz: float = 1000.0,
+    loud_dbfs: float = -6.0,
+    quiet_dbfs: float = -40.0,
+    period_s: float = 1.0,
+    duty: float = 0.1,
+) -> Audio:
+    """Very dynamic material: short loud sine bursts over a quiet sine (high crest and PLR)."""
+    n = round(duration_s * sample_rate_hz)
+    t = np.arange(n) / sample_rate_hz
+    loud = (t % period_s) < duty * period_s
+    gain = np.where(loud, 10.0 ** (loud_dbfs / 20.0), 10.0 ** (quiet_dbfs / 20.0))
+    return np.tile(gain * np.sin(2 * np.pi * frequency_hz * t), (channels, 1))
+
+
 def impulses(
     duration_s: float,
     sample_rate_hz: int,

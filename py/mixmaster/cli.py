@@ -16,19 +16,25 @@ Heavy modules (numpy, scipy) are imported inside the commands so ``--help`` stay
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
 import math
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from mixmaster import __version__
-from mixmaster.errors import CancelledError, MixmasterError
+from mixmaster.errors import CancelledError, InputError, MixmasterError, ParamError
 
 if TYPE_CHECKING:
     from mixmaster.analyze import Analysis
-    from mixmaster.wavio import WavInfo
+    from mixmaster.decide import Decision
+    from mixmaster.params import Intent
+    from mixmaster.pipeline import LevelReport, MasterReport
+    from mixmaster.wavio import WavBits, WavInfo
 
 PROG = "mixmaster"
 EXIT_OK = 0
@@ -151,6 +157,381 @@ def write_report(out: TextIO, path: str, info: WavInfo, a: Analysis) -> None:
         out.write("  ".join(cells[start : start + 4]).rstrip() + "\n")
 
 
+# --- master -------------------------------------------------------------------------------------
+
+PROXY_TIMEOUT_S = 30.0
+"""How long ``--proxy`` waits for ``/api/decide`` before falling back to the built-in rules."""
+
+_ANALYZE_STAGE_LABELS = {
+    "loudness": "analysing loudness",
+    "true_peak": "analysing true peak",
+    "spectrum": "analysing spectrum",
+    "stereo": "analysing stereo image",
+    "tempo": "analysing tempo",
+}
+_MASTER_STAGE_LABELS = {
+    "prelimiter": "EQ, dynamics and stereo",
+    "loudness": "loudness and limiting",
+    "output": "dither and output",
+    "verify": "true-peak check",
+}
+
+
+def _add_master(subparsers: SubparsersAction) -> None:
+    from mixmaster.params import BIT_DEPTHS, PLATFORM_TARGETS_LUFS, STYLES
+
+    parser = subparsers.add_parser(
+        "master",
+        help="master a track: EQ, dynamics, stereo, loudness to a target, true-peak limiting",
+        description=(
+            "Master a track on this machine: analyse it, decide the settings (built-in rules, "
+            "or a MixMasterAI proxy with --proxy, which receives only the measured features), "
+            "then EQ, compress, limit to the loudness target under a true-peak ceiling, dither "
+            "and write a WAV at the input's own sample rate."
+        ),
+    )
+    parser.add_argument("file", help="audio file to master (WAV; others with mixmaster[formats])")
+    parser.add_argument("-o", "--output", required=True, help="WAV file to write")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument(
+        "--platform",
+        choices=list(PLATFORM_TARGETS_LUFS),
+        help="delivery platform; sets the loudness target (default: spotify, -14 LUFS)",
+    )
+    target.add_argument(
+        "--target-lufs", type=float, metavar="LUFS", help="custom integrated loudness target"
+    )
+    parser.add_argument(
+        "--ceiling-dbtp", type=float, metavar="DBTP", help="true-peak ceiling (default: -1.0)"
+    )
+    parser.add_argument("--style", choices=list(STYLES), help="tonal character (default: balanced)")
+    parser.add_argument(
+        "--intensity", type=float, metavar="0..1", help="how strongly to process (default: 0.5)"
+    )
+    parser.add_argument(
+        "--bits", choices=list(BIT_DEPTHS), help="output sample format (default: 24)"
+    )
+    parser.add_argument(
+        "--params",
+        metavar="FILE.json",
+        help="parameter overrides {stage: {field: value}}, or a recipe/report with a "
+        "top-level 'params' key; a complete recipe skips the analysis and decision",
+    )
+    parser.add_argument(
+        "--report", metavar="FILE.json", help="write the mastering report (JSON) here"
+    )
+    parser.add_argument(
+        "--proxy",
+        metavar="URL",
+        help="ask a MixMasterAI proxy (POST URL/api/decide, features only) instead of the "
+        "built-in rules; falls back to the rules if it cannot be reached",
+    )
+    parser.set_defaults(func=_cmd_master)
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths name the same file (resolved, or the same inode if both exist)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _check_output_path(path: str, what: str, avoid: list[str]) -> None:
+    """Refuse to write over the input (or another of our files); the directory must exist."""
+    for other in avoid:
+        if _same_file(path, other):
+            raise InputError(
+                "would_overwrite",
+                f"The {what} {path!r} is the same file as {other!r}; choose another name "
+                "(the input is never overwritten).",
+                field=what,
+            )
+    if os.path.isdir(path):
+        raise InputError(
+            "is_directory", f"The {what} {path!r} is a directory; give a file name.", field=what
+        )
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise InputError(
+            "write_failed",
+            f"Cannot write the {what} {path!r}: the directory {directory!r} does not exist.",
+            field=what,
+        )
+
+
+def _load_params_file(path: str) -> dict[str, Any]:
+    """Read ``--params``: a ``{stage: {field: value}}`` object, or one under a "params" key."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        raise InputError(
+            "file_not_found", f"Parameter file {path!r} does not exist.", field="params"
+        ) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ParamError(
+            "bad_params_file",
+            f"Parameter file {path!r} is not readable JSON ({exc}); expected an object "
+            '{"stage": {"field": value}} or a recipe with a "params" key.',
+            field="params",
+        ) from None
+    if isinstance(data, dict) and isinstance(data.get("params"), dict):
+        data = data["params"]
+    if not isinstance(data, dict):
+        raise ParamError(
+            "bad_params_file",
+            f"Parameter file {path!r} must hold a JSON object "
+            '{"stage": {"field": value}} or a recipe with a "params" key.',
+            field="params",
+        )
+    return data
+
+
+def _is_full_recipe(d: dict[str, Any]) -> bool:
+    """Whether ``d`` sets every field of every stage (then no decision is needed)."""
+    from mixmaster.params import STAGES
+
+    for stage in STAGES:
+        given = d.get(stage.NAME)
+        if not isinstance(given, dict):
+            return False
+        if any(f.name not in given for f in dataclasses.fields(stage)):
+            return False
+    return True
+
+
+def _ask_proxy(url: str, features: dict[str, Any], intent: Intent) -> Decision:
+    """POST ``{features, intent}`` to ``url/api/decide``; the answer as a :class:`Decision`.
+
+    Raises
+    ------
+    OSError, ValueError, MixmasterError
+        On any failure (unreachable, timeout, HTTP error, malformed answer); the caller falls
+        back to the rules.
+    """
+    import urllib.request
+
+    from mixmaster.decide import Decision
+    from mixmaster.params import intent_to_dict, params_from_dict
+
+    endpoint = url.rstrip("/") + "/api/decide"
+    if not endpoint.startswith(("http://", "https://")):
+        raise ValueError(f"{url!r} is not an http:// or https:// URL")
+    body = json.dumps({"features": features, "intent": intent_to_dict(intent)}).encode()
+    request = urllib.request.Request(  # noqa: S310 (the scheme is checked just above)
+        endpoint,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=PROXY_TIMEOUT_S) as response:  # noqa: S310
+        answer = json.loads(response.read().decode("utf-8"))
+    if not isinstance(answer, dict) or not isinstance(answer.get("params"), dict):
+        raise ValueError("the answer has no params object")
+    explanation = answer.get("explanation", [])
+    if isinstance(explanation, str):
+        explanation = [explanation]
+    if not isinstance(explanation, list) or not all(isinstance(s, str) for s in explanation):
+        raise ValueError("the answer's explanation is not a list of sentences")
+    return Decision(params_from_dict(answer["params"]), tuple(explanation))
+
+
+class _ProgressBar:
+    """A one-line progress display on stderr, redrawn with ``\\r``; silent when not a TTY."""
+
+    def __init__(self, stream: TextIO, labels: dict[str, str]) -> None:
+        self._stream = stream
+        self._labels = labels
+        self._enabled = stream.isatty()
+        self._last = ""
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        if not self._enabled:
+            return
+        label = self._labels.get(stage, stage)
+        filled = round(20 * fraction)
+        text = f"{label:<32} [{'#' * filled}{'.' * (20 - filled)}] {fraction:4.0%}"
+        if text != self._last:
+            self._stream.write("\r" + text)
+            self._stream.flush()
+            self._last = text
+
+    def done(self) -> None:
+        if self._enabled and self._last:
+            self._stream.write("\r" + " " * len(self._last) + "\r")
+            self._stream.flush()
+            self._last = ""
+
+
+def _write_json_atomically(path: str, data: dict[str, Any]) -> None:
+    """Write JSON to ``path`` via a temporary file in the same directory and a rename."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, allow_nan=False)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _levels_from_features(features: dict[str, Any]) -> LevelReport:
+    """The input's levels as the analysis measured them (``null`` is silence, ``-inf``)."""
+    from mixmaster.pipeline import LevelReport
+
+    def level(key: str) -> float:
+        value = features.get(key)
+        return float(value) if isinstance(value, int | float) else -math.inf
+
+    return LevelReport(
+        integrated_lufs=level("integrated_lufs"),
+        loudness_range_lu=float(features.get("loudness_range_lu") or 0.0),
+        true_peak_dbtp=level("true_peak_dbtp"),
+        sample_peak_dbfs=level("sample_peak_dbfs"),
+        momentary_max_lufs=level("momentary_max_lufs"),
+        short_term_max_lufs=level("short_term_max_lufs"),
+    )
+
+
+def _cmd_master(args: argparse.Namespace) -> int:
+    from mixmaster.params import (
+        intent_from_dict,
+        intent_to_dict,
+        params_from_dict,
+        params_to_dict,
+        with_changes,
+    )
+
+    _check_output_path(args.output, "output", [args.file])
+    if args.report is not None:
+        _check_output_path(args.report, "report", [args.file, args.output])
+    intent = intent_from_dict(
+        {
+            key: value
+            for key, value in (
+                ("platform", args.platform),
+                ("target_lufs", args.target_lufs),
+                ("ceiling_dbtp", args.ceiling_dbtp),
+                ("style", args.style),
+                ("intensity", args.intensity),
+            )
+            if value is not None
+        }
+    )
+    overrides = _load_params_file(args.params) if args.params is not None else {}
+
+    from mixmaster.analyze import analyze
+    from mixmaster.decide import decide
+    from mixmaster.pipeline import master
+    from mixmaster.wavio import read_audio, write_wav
+
+    audio = read_audio(args.file)
+    fs = audio.info.sample_rate_hz
+    features: dict[str, Any] | None = None
+    explanation: tuple[str, ...]
+    if _is_full_recipe(overrides):
+        params = params_from_dict(overrides)
+        source, explanation = "file", (f"Settings read from {args.params}.",)
+    else:
+        bar = _ProgressBar(sys.stderr, _ANALYZE_STAGE_LABELS)
+        features = analyze(audio.samples, fs, progress=bar).to_json()
+        bar.done()
+        decision = None
+        source = "rules"
+        if args.proxy is not None:
+            try:
+                decision = _ask_proxy(args.proxy, features, intent)
+                source = "proxy"
+            except (OSError, ValueError, MixmasterError) as exc:
+                _error(
+                    f"warning: the proxy at {args.proxy} failed ({exc}); using the built-in rules."
+                )
+        if decision is None:
+            decision = decide(features, intent)
+        params = params_from_dict(overrides, base=decision.params)
+        explanation = decision.explanation
+    # Explicit options win over the decision and the parameter file.
+    changes: dict[str, dict[str, object]] = {}
+    if args.platform is not None or args.target_lufs is not None:
+        changes["loudness"] = {"target_lufs": intent.target_lufs}
+    if args.ceiling_dbtp is not None:
+        changes["limiter"] = {"ceiling_dbtp": intent.ceiling_dbtp}
+    if args.bits is not None:
+        changes["output"] = {"bits": args.bits}
+        if args.bits != "16":
+            changes["output"]["noise_shaping"] = False
+    if changes:
+        params = with_changes(params, **changes)
+
+    bar = _ProgressBar(sys.stderr, _MASTER_STAGE_LABELS)
+    # The analysis measured the input already; the input's buffer is not needed afterwards,
+    # so the pipeline may use it as its intermediate (one full-size copy less).
+    before = _levels_from_features(features) if features is not None else None
+    result = master(audio.samples, fs, params, progress=bar, before=before, overwrite_input=True)
+    bar.done()
+    del audio
+    written: list[str] = []
+    try:
+        write_wav(args.output, result.audio, fs, cast("WavBits", params.output.bits))
+        written.append(args.output)
+        if args.report is not None:
+            report = {
+                "mixmaster": __version__,
+                "input": os.path.abspath(args.file),
+                "output": os.path.abspath(args.output),
+                "intent": intent_to_dict(intent),
+                "decision": {"source": source, "explanation": list(explanation)},
+                "params": params_to_dict(params),
+                "report": result.report.to_json(),
+                "features": features,
+            }
+            _write_json_atomically(args.report, report)
+    except BaseException:
+        for path in written:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        raise
+    _print_master_summary(sys.stdout, args.output, result.report, source, explanation)
+    return EXIT_OK
+
+
+def _print_master_summary(
+    out: TextIO,
+    path: str,
+    report: MasterReport,
+    source: str,
+    explanation: Sequence[str],
+) -> None:
+    """The short summary: loudness and peaks before and after, the target, the decisions."""
+    b, a = report.before, report.after
+
+    def levels(r: LevelReport) -> str:
+        return (
+            f"{_level(r.integrated_lufs, 'LUFS', 1)}, "
+            f"true peak {_level(r.true_peak_dbtp, 'dBTP', 1)}, "
+            f"range {_level(r.loudness_range_lu, 'LU', 1)}"
+        )
+
+    kind = {"16": "16-bit PCM", "24": "24-bit PCM", "32f": "32-bit float"}[report.bits]
+    out.write(f"Input:  {levels(b)}\n")
+    out.write(f"Master: {levels(a)} (ceiling {report.ceiling_dbtp:.1f} dBTP)\n")
+    out.write(f"{report.loudness.note}\n")
+    origin = {"rules": "built-in rules", "proxy": "proxy", "file": "parameter file"}[source]
+    out.write(f"Decisions ({origin}):\n")
+    for sentence in explanation:
+        out.write(f"  - {sentence}\n")
+    out.write(
+        f"Wrote {path} ({report.sample_rate_hz} Hz, {report.channels} ch, {kind}, "
+        f"{report.samples / report.sample_rate_hz:.1f} s).\n"
+    )
+
+
 # --- serve -------------------------------------------------------------------------------------
 
 
@@ -199,7 +580,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 # --- the frame ---------------------------------------------------------------------------------
 
-SUBCOMMANDS: list[Callable[[SubparsersAction], None]] = [_add_analyze, _add_serve]
+SUBCOMMANDS: list[Callable[[SubparsersAction], None]] = [_add_analyze, _add_master, _add_serve]
 """Functions that each add one subcommand to the parser (see the module docstring)."""
 
 

@@ -24,8 +24,10 @@ The rules
    (regression slope over 100 Hz-8 kHz), a low error (31.5-100 Hz) and a high error (8-16 kHz).
    The EQ moves part of the way, ``0.2 + 0.6 × intensity``, toward the curve: a tilt of at most
    ±:data:`MAX_TILT_DB_PER_OCT` and shelves such that tilt + shelf stay within
-   ±:data:`MAX_EQ_DB` from 31.5 Hz to 16 kHz (a mastering EQ rarely exceeds ±3 dB). Moves
-   below 0.2 dB are dropped.
+   ±:data:`MAX_EQ_DB` from 31.5 Hz to 16 kHz (a mastering EQ rarely exceeds ±3 dB). The move
+   toward the balanced curve (the correction) is clamped first, to ±0.45 dB/oct and ±2.5 dB,
+   and the style's colour (its curve minus the balanced one) is added on top, so styles still
+   differ on a mix far from every curve. Moves below 0.2 dB are dropped.
 5. **Resonances.** A ⅓-octave band between 100 Hz and 10 kHz that sticks out more than
    :data:`RESONANCE_EXCESS_DB` above the mean (in dB) of its four neighbours (two each side;
    a dB mean, so one loud neighbour does not hide a resonance next to a spectral cliff) gets a
@@ -57,7 +59,7 @@ correlation. Every rule is a plain sentence in :attr:`Decision.explanation`.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final
@@ -80,6 +82,10 @@ MAX_TILT_DB_PER_OCT: Final = 0.6
 
 MAX_EQ_DB: Final = 3.0
 """Largest boost or cut the rules use anywhere in the spectrum."""
+
+_MAX_TILT_CORRECTION: Final = 0.45
+_MAX_SHELF_CORRECTION: Final = 2.5
+"""The correction toward the balanced curve stops here, leaving room for the style's colour."""
 
 RESONANCE_EXCESS_DB: Final = 3.0
 """How far a ⅓-octave band must stick out above its neighbours to count as a resonance."""
@@ -273,36 +279,46 @@ def _target_sentence(intent: Intent, integrated_lufs: float) -> str:
 def _eq_moves(
     bands_db: list[float | None], style: str, intensity: float
 ) -> tuple[dict[str, float], list[str]]:
-    """Tilt and shelf gains that move the fingerprint part-way toward the style's curve."""
+    """Tilt and shelf gains that move the fingerprint part-way toward the style's curve.
+
+    The move is split in two: the *correction* toward the balanced curve, clamped to leave room,
+    and the style's own *colour* (its curve minus the balanced one), so that the styles still
+    differ when a mix is far from every curve and the correction is at its limit.
+    """
     curve = STYLE_CURVES[style]
+    balanced = STYLE_CURVES["balanced"]
     valid = [
-        (f, lvl)
+        (f, lvl - balanced.level_db(f), curve.level_db(f) - balanced.level_db(f))
         for f, lvl in zip(THIRD_OCTAVE_CENTRES_HZ, bands_db, strict=False)
         if lvl is not None and lvl > _ABSENT_BAND_DB
     ]
-    mid = [(f, lvl - curve.level_db(f)) for f, lvl in valid if 220.0 <= f <= 4500.0]
-    body = [(f, lvl - curve.level_db(f)) for f, lvl in valid if 88.0 <= f <= 9000.0]
-    if len(mid) < 6 or len(body) < 12:
+    body = [(f, d) for f, d, _ in valid if 88.0 <= f <= 9000.0]
+    if sum(1 for f, _, _ in valid if 220.0 <= f <= 4500.0) < 6 or len(body) < 12:
         return {}, [
             "The mix has too little broadband content to judge its tone, so the EQ stays flat."
         ]
     fraction = 0.2 + 0.6 * intensity
     octaves = np.log2(np.array([f for f, _ in body]) / 1000.0)
-    deviation = np.array([d for _, d in body])
-    tilt_error = float(np.polyfit(octaves, deviation, 1)[0])
-    tilt = _clip(-fraction * tilt_error, -MAX_TILT_DB_PER_OCT, MAX_TILT_DB_PER_OCT)
+    tilt_error = float(np.polyfit(octaves, np.array([d for _, d in body]), 1)[0])
+    colour_tilt = curve.tilt_db_per_oct - balanced.tilt_db_per_oct
+    correction_tilt = _clip(-fraction * tilt_error, -_MAX_TILT_CORRECTION, _MAX_TILT_CORRECTION)
+    tilt = _clip(
+        correction_tilt + fraction * colour_tilt, -MAX_TILT_DB_PER_OCT, MAX_TILT_DB_PER_OCT
+    )
     if abs(tilt) < 0.05:
         tilt = 0.0
 
-    def moved(f: float, lvl: float) -> float:
-        return lvl - curve.level_db(f) + tilt * math.log2(f / 1000.0)
+    def relative(
+        lo_hz: float, hi_hz: float, level: Callable[[float, float, float], float]
+    ) -> float:
+        """Mean of ``level(f, d, c)`` over a region, relative to its mean over 220 Hz-4.5 kHz."""
+        region = [level(f, d, c) for f, d, c in valid if lo_hz <= f <= hi_hz]
+        mid = [level(f, d, c) for f, d, c in valid if 220.0 <= f <= 4500.0]
+        return float(np.mean(region) - np.mean(mid)) if region else math.nan
 
-    mid_mean = float(np.mean([moved(f, lvl) for f, lvl in valid if 220.0 <= f <= 4500.0]))
     gains: dict[str, float] = {"tilt_db_per_oct": round(tilt, 2)}
     sentences: list[str] = []
-    measured_tilt = float(
-        np.polyfit(octaves, np.array([lvl for f, lvl in valid if 88.0 <= f <= 9000.0]), 1)[0]
-    )
+    measured_tilt = tilt_error + balanced.tilt_db_per_oct
     if tilt != 0.0:
         direction = "brighter" if tilt > 0 else "darker"
         sentences.append(
@@ -314,13 +330,21 @@ def _eq_moves(
         ("low_shelf_gain_db", 28.0, 101.0, 31.5, "the low end"),
         ("high_shelf_gain_db", 7900.0, 17000.0, 16000.0, "the top end (air)"),
     ):
-        region = [moved(f, lvl) for f, lvl in valid if lo_hz <= f <= hi_hz]
-        if not region:
+        # The correction: what still deviates from the balanced curve after the correcting tilt.
+        error_db = relative(lo_hz, hi_hz, lambda f, d, c: d + correction_tilt * math.log2(f / 1e3))
+        if not math.isfinite(error_db):
             continue
-        error_db = float(np.mean(region)) - mid_mean
+        gain_db = _clip(-fraction * error_db, -_MAX_SHELF_CORRECTION, _MAX_SHELF_CORRECTION)
+        # The colour: the style's part of the curve there, less what its tilt already gives.
+        colour_db = relative(
+            lo_hz,
+            hi_hz,
+            lambda f, d, c: fraction * c - (tilt - correction_tilt) * math.log2(f / 1e3),
+        )
+        gain_db += colour_db
         # Tilt and shelf together stay within ±MAX_EQ_DB out to the region's far end.
         tilt_there_db = tilt * math.log2(extreme_hz / 1000.0)
-        gain_db = _clip(-fraction * error_db, -MAX_EQ_DB - tilt_there_db, MAX_EQ_DB - tilt_there_db)
+        gain_db = _clip(gain_db, -MAX_EQ_DB - tilt_there_db, MAX_EQ_DB - tilt_there_db)
         gain_db = _clip(gain_db, -MAX_EQ_DB, MAX_EQ_DB)
         if abs(gain_db) < 0.2:
             continue

@@ -1,0 +1,432 @@
+"""Tests of ``mixmaster master``, run as a real subprocess (``python -m mixmaster master``).
+
+Inputs are generated WAVs in ``tmp_path``; outputs are measured natively with our BS.1770 meter
+(loudness within ±0.5 LU of the target, true peak at or below the ceiling). Every failure must
+leave no output file behind.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+
+import signals
+from mixmaster.decide import decide
+from mixmaster.loudness import integrated_loudness
+from mixmaster.params import Intent, params_to_dict, with_changes
+from mixmaster.truepeak import true_peak_dbtp
+from mixmaster.wavio import read_wav, write_wav
+from test_cli import BAD_FILES, assert_one_line_error
+
+FS = 44_100
+
+
+def run_master(*args: str, timeout_s: float = 300.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mixmaster", "master", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env={**os.environ, "MIXMASTER_DEBUG": ""},
+    )
+
+
+@pytest.fixture(scope="module")
+def mix(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """6 s of 44.1 kHz stereo programme at -20 dBFS RMS, 24-bit, with an odd length."""
+    path = tmp_path_factory.mktemp("mix") / "mix.wav"
+    write_wav(path, signals.programme(6.0, FS)[:, :-11], FS, "24")
+    return path
+
+
+def _leftovers(directory: Path, keep: set[str]) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name not in keep)
+
+
+# --- happy path and options --------------------------------------------------------------------
+
+
+def test_happy_path(tmp_path: Path, mix: Path) -> None:
+    out = tmp_path / "master.wav"
+    result = run_master(str(mix), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # no progress bar when stderr is not a terminal
+    src = read_wav(mix)
+    got = read_wav(out)
+    assert got.info.sample_rate_hz == src.info.sample_rate_hz
+    assert got.info.channels == src.info.channels
+    assert got.info.frames == src.info.frames
+    assert got.info.bits_per_sample == 24
+    assert integrated_loudness(got.samples, FS) == pytest.approx(-14.0, abs=0.5)
+    assert true_peak_dbtp(got.samples, FS) <= -1.0
+    assert "Input:" in result.stdout
+    assert "Master:" in result.stdout
+    assert "built-in rules" in result.stdout
+    assert f"Wrote {out}" in result.stdout
+    assert _leftovers(tmp_path, {"master.wav"}) == []
+
+
+@pytest.mark.parametrize(
+    ("options", "target_lufs", "ceiling_dbtp", "bits"),
+    [
+        (["--platform", "apple", "--bits", "16"], -16.0, -1.0, 16),
+        (["--platform", "club", "--ceiling-dbtp", "-0.3"], -9.0, -0.3, 24),
+        (["--target-lufs", "-12", "--ceiling-dbtp", "-2"], -12.0, -2.0, 24),
+        (["--bits", "16"], -14.0, -1.0, 16),
+        (["--bits", "32f", "--target-lufs", "-18.5"], -18.5, -1.0, 32),
+        (["--style", "warm", "--intensity", "0.9"], -14.0, -1.0, 24),
+        (["--style", "gentle", "--intensity", "0"], -14.0, -1.0, 24),
+    ],
+)
+def test_options(
+    tmp_path: Path,
+    mix: Path,
+    options: list[str],
+    target_lufs: float,
+    ceiling_dbtp: float,
+    bits: int,
+) -> None:
+    out = tmp_path / "out.wav"
+    report = tmp_path / "report.json"
+    result = run_master(str(mix), "-o", str(out), "--report", str(report), *options)
+    assert result.returncode == 0, result.stderr
+    got = read_wav(out)
+    assert got.info.bits_per_sample == bits
+    assert got.info.sample_format == ("float" if bits == 32 else "pcm")
+    assert integrated_loudness(got.samples, FS) == pytest.approx(target_lufs, abs=0.5)
+    assert true_peak_dbtp(got.samples, FS) <= ceiling_dbtp
+    rep = json.loads(report.read_text())
+    assert rep["params"]["loudness"]["target_lufs"] == target_lufs
+    assert rep["params"]["limiter"]["ceiling_dbtp"] == ceiling_dbtp
+    assert rep["report"]["after"]["true_peak_dbtp"] <= ceiling_dbtp
+    assert rep["decision"]["source"] == "rules"
+    assert rep["decision"]["explanation"]
+
+
+def test_style_and_intensity_reach_the_decision(tmp_path: Path, mix: Path) -> None:
+    reports = {}
+    for style in ("warm", "bright"):
+        report = tmp_path / f"{style}.json"
+        result = run_master(
+            str(mix), "-o", str(tmp_path / f"{style}.wav"), "--style", style,
+            "--intensity", "0.8", "--report", str(report),
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        reports[style] = json.loads(report.read_text())
+    assert reports["warm"]["intent"]["style"] == "warm"
+    assert reports["warm"]["intent"]["intensity"] == 0.8
+    assert reports["warm"]["params"]["eq"] != reports["bright"]["params"]["eq"]
+    assert reports["warm"]["params"]["saturation"]["drive_db"] > 0.0
+
+
+def test_report_matches_the_rules(tmp_path: Path, mix: Path) -> None:
+    report = tmp_path / "report.json"
+    result = run_master(str(mix), "-o", str(tmp_path / "o.wav"), "--report", str(report))
+    assert result.returncode == 0, result.stderr
+    rep = json.loads(report.read_text())
+    expected = decide(rep["features"], Intent())
+    assert rep["params"] == params_to_dict(expected.params)
+    assert rep["decision"]["explanation"] == list(expected.explanation)
+    for sentence in expected.explanation:
+        assert sentence in result.stdout
+    assert rep["report"]["loudness"]["note"] in result.stdout
+
+
+# --- --params ----------------------------------------------------------------------------------
+
+
+def test_params_file_reproduces_bit_identically(tmp_path: Path, mix: Path) -> None:
+    first, second = tmp_path / "first.wav", tmp_path / "second.wav"
+    report = tmp_path / "recipe.json"
+    result = run_master(str(mix), "-o", str(first), "--bits", "16", "--report", str(report))
+    assert result.returncode == 0, result.stderr
+    again = run_master(str(mix), "-o", str(second), "--params", str(report))
+    assert again.returncode == 0, again.stderr
+    assert "parameter file" in again.stdout
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_partial_params_override_the_decision(tmp_path: Path, mix: Path) -> None:
+    overrides = tmp_path / "over.json"
+    overrides.write_text(
+        json.dumps({"eq": {"amount": 1.0, "tilt_db_per_oct": 1.25}, "output": {"bits": "32f"}})
+    )
+    report = tmp_path / "report.json"
+    out = tmp_path / "o.wav"
+    result = run_master(
+        str(mix), "-o", str(out), "--params", str(overrides), "--report", str(report)
+    )
+    assert result.returncode == 0, result.stderr
+    rep = json.loads(report.read_text())
+    assert rep["params"]["eq"]["tilt_db_per_oct"] == 1.25
+    assert read_wav(out).info.sample_format == "float"
+    expected = decide(rep["features"], Intent()).params
+    assert rep["params"]["compressor"] == params_to_dict(expected)["compressor"]
+
+
+def test_params_under_a_params_key(tmp_path: Path, mix: Path) -> None:
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps({"name": "mine", "params": {"limiter": {"release_ms": 333}}}))
+    report = tmp_path / "report.json"
+    result = run_master(
+        str(mix), "-o", str(tmp_path / "o.wav"), "--params", str(recipe), "--report", str(report)
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(report.read_text())["params"]["limiter"]["release_ms"] == 333.0
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [
+        ("{not json", "bad_params_file"),
+        ("[1, 2]", "bad_params_file"),
+        ('{"eq": {"tilt": 1}}', "unknown_field"),
+        ('{"limiter": {"ceiling_dbtp": 3}}', "out_of_range"),
+        ('{"output": {"bits": "20"}}', "bad_choice"),
+    ],
+)
+def test_bad_params_file_leaves_no_output(
+    tmp_path: Path, mix: Path, content: str, code: str
+) -> None:
+    params = tmp_path / "p.json"
+    params.write_text(content)
+    out = tmp_path / "o.wav"
+    result = run_master(str(mix), "-o", str(out), "--params", str(params))
+    line = assert_one_line_error(result, 2)
+    assert f"[{code}]" in line
+    assert _leftovers(tmp_path, {"p.json"}) == []
+
+
+# --- bad input, overwrite refusal, Ctrl-C ------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_bad_input_leaves_no_output(tmp_path: Path, case: str) -> None:
+    make, code = BAD_FILES[case]
+    src = make(tmp_path)
+    before = set(os.listdir(tmp_path))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    result = run_master(str(src), "-o", str(out_dir / "o.wav"), "--report", str(out_dir / "r.json"))
+    line = assert_one_line_error(result, 2)
+    assert f"[{code}]" in line
+    assert list(out_dir.iterdir()) == []
+    assert set(os.listdir(tmp_path)) == before | {"out"}
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        (["--intensity", "2"], "intensity"),
+        (["--target-lufs", "3"], "target_lufs"),
+        (["--ceiling-dbtp", "0.5"], "ceiling_dbtp"),
+    ],
+)
+def test_bad_option_values(tmp_path: Path, mix: Path, options: list[str], field: str) -> None:
+    result = run_master(str(mix), "-o", str(tmp_path / "o.wav"), *options)
+    line = assert_one_line_error(result, 2)
+    assert field in line
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "options",
+    [["--platform", "myspace"], ["--style", "loud"], ["--bits", "20"], ["--platform", "apple",
+     "--target-lufs", "-10"]],
+)  # fmt: skip
+def test_usage_errors_exit_2(tmp_path: Path, mix: Path, options: list[str]) -> None:
+    result = run_master(str(mix), "-o", str(tmp_path / "o.wav"), *options)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_output_option(mix: Path) -> None:
+    result = run_master(str(mix))
+    assert result.returncode == 2
+    assert "-o" in result.stderr
+
+
+def test_refuses_to_overwrite_the_input(tmp_path: Path, mix: Path) -> None:
+    src = tmp_path / "song.wav"
+    src.write_bytes(mix.read_bytes())
+    (tmp_path / "sub").mkdir()
+    link = tmp_path / "link.wav"
+    link.symlink_to(src)
+    original = src.read_bytes()
+    for target in (src, tmp_path / "sub" / ".." / "song.wav", link):
+        result = run_master(str(src), "-o", str(target))
+        line = assert_one_line_error(result, 2)
+        assert "[would_overwrite]" in line
+    result = run_master(str(src), "-o", str(tmp_path / "o.wav"), "--report", str(src))
+    assert "[would_overwrite]" in assert_one_line_error(result, 2)
+    assert src.read_bytes() == original
+    assert _leftovers(tmp_path, {"song.wav", "sub", "link.wav"}) == []
+
+
+def test_output_directory_must_exist(tmp_path: Path, mix: Path) -> None:
+    result = run_master(str(mix), "-o", str(tmp_path / "nope" / "o.wav"))
+    assert "[write_failed]" in assert_one_line_error(result, 2)
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.fixture(scope="module")
+def long_mix(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
+    """A 30 s mix and the CPU seconds one uninterrupted ``master`` of it takes."""
+    directory = tmp_path_factory.mktemp("long")
+    src = directory / "long.wav"
+    write_wav(src, signals.programme(30.0, FS), FS, "24")
+    cmd = [sys.executable, "-m", "mixmaster", "master", str(src), "-o", str(directory / "o.wav")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.returncode == 0
+    (directory / "o.wav").unlink()
+    return src, usage.ru_utime + usage.ru_stime
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("fraction", [0.3, 0.6])
+def test_ctrl_c_exits_130_and_leaves_no_output(
+    tmp_path: Path, long_mix: tuple[Path, float], fraction: float
+) -> None:
+    """Interrupted at 30 % (analysis) or 60 % (mastering) of a run's CPU: exit 130, no output."""
+    src, cpu_s = long_mix
+    out = tmp_path / "o.wav"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mixmaster", "master", str(src), "-o", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        while proc.poll() is None and _cpu_s(proc.pid) < fraction * cpu_s:
+            time.sleep(0.005)
+        assert proc.poll() is None, "mastering finished before it could be interrupted"
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert stderr.splitlines() == ["mixmaster: interrupted."]
+    assert stdout == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- --proxy -----------------------------------------------------------------------------------
+
+
+class _DecideHandler(http.server.BaseHTTPRequestHandler):
+    """Answers POST /api/decide like the proxy: the rules' params with one visible change."""
+
+    received: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).received.append(body)
+        if self.path != "/api/decide":
+            self.send_error(404)
+            return
+        decision = decide(body["features"], Intent())
+        params = with_changes(decision.params, eq={"amount": 1.0, "tilt_db_per_oct": -0.77})
+        answer = {
+            "params": params_to_dict(params),
+            "explanation": ["Claude darkened the top end a little."],
+            "source": "claude",
+            "reason": None,
+        }
+        data = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def proxy_url() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _DecideHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _DecideHandler.received.clear()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_proxy_decides(tmp_path: Path, mix: Path, proxy_url: str) -> None:
+    report = tmp_path / "r.json"
+    result = run_master(
+        str(mix), "-o", str(tmp_path / "o.wav"), "--proxy", proxy_url, "--report", str(report),
+        "--platform", "apple",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Claude darkened the top end a little." in result.stdout
+    rep = json.loads(report.read_text())
+    assert rep["decision"]["source"] == "proxy"
+    assert rep["params"]["eq"]["tilt_db_per_oct"] == -0.77
+    assert rep["params"]["loudness"]["target_lufs"] == -16.0  # the intent still wins
+    (sent,) = _DecideHandler.received
+    assert set(sent) == {"features", "intent"}
+    assert sent["intent"]["platform"] == "apple"
+    assert sent["features"] == rep["features"]  # only the features travel, never audio
+    assert len(json.dumps(sent)) < 8_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("url", ["unreachable", "not-a-url"])
+def test_proxy_failure_falls_back_to_the_rules(tmp_path: Path, mix: Path, url: str) -> None:
+    proxy = f"http://127.0.0.1:{_free_port()}" if url == "unreachable" else "ftp://example"
+    report = tmp_path / "r.json"
+    out = tmp_path / "o.wav"
+    result = run_master(str(mix), "-o", str(out), "--proxy", proxy, "--report", str(report))
+    assert result.returncode == 0, result.stderr
+    assert "warning" in result.stderr
+    assert "built-in rules" in result.stderr
+    assert "Traceback" not in result.stderr
+    rep = json.loads(report.read_text())
+    assert rep["decision"]["source"] == "rules"
+    assert integrated_loudness(read_wav(out).samples, FS) == pytest.approx(-14.0, abs=0.5)
+
+
+def test_mono_file(tmp_path: Path) -> None:
+    src = tmp_path / "mono.wav"
+    write_wav(src, signals.programme(5.0, 48_000, channels=1), 48_000, "16")
+    out = tmp_path / "o.wav"
+    result = run_master(str(src), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    got = read_wav(out)
+    assert got.info.channels == 1
+    assert got.info.sample_rate_hz == 48_000
+    assert np.isfinite(got.samples).all()

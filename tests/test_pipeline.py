@@ -1,0 +1,385 @@
+"""Tests of the mastering pipeline (``mixmaster.pipeline``).
+
+Loudness is checked against our BS.1770 meter on the returned audio, true peak against the
+4x-oversampled meter on the file as written and read back, both with explicit tolerances.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import signals
+from mixmaster import pipeline
+from mixmaster.errors import CancelledError, InputError
+from mixmaster.loudness import integrated_loudness
+from mixmaster.params import MasteringParams, with_changes
+from mixmaster.pipeline import master, prelimiter
+from mixmaster.truepeak import true_peak_dbtp
+from mixmaster.wavio import read_wav, write_wav
+
+Audio = np.ndarray
+
+TARGET_TOLERANCE_LU = 0.3
+
+
+def _params(**stages: dict[str, Any]) -> MasteringParams:
+    return with_changes(MasteringParams(), **stages)
+
+
+NEUTRAL = _params(
+    highpass={"amount": 0.0},
+    eq={"amount": 0.0},
+    compressor={"amount": 0.0},
+    stereo={"amount": 0.0},
+    saturation={"amount": 0.0},
+)
+"""Every pre-limiter stage bypassed (amount 0)."""
+
+MATERIAL: dict[str, Callable[[int, int], Audio]] = {
+    "programme": lambda fs, ch: signals.programme(6.0, fs, channels=ch),
+    "pink": lambda fs, ch: signals.pink_noise(-24.0, 5.0, fs, channels=ch),
+    "bursts": lambda fs, ch: signals.sine_bursts(6.0, fs, channels=ch, loud_dbfs=-12.0),
+    "quiet": lambda fs, ch: signals.programme(6.0, fs, channels=ch, level_dbfs_rms=-48.0),
+    "hot": lambda fs, ch: np.clip(
+        signals.programme(6.0, fs, channels=ch, level_dbfs_rms=-6.0), -1, 1
+    ),
+}
+
+
+def _db(x: float) -> float:
+    return 20.0 * math.log10(max(x, 1e-300))
+
+
+# --- loudness targeting ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fs", [44_100, 48_000, 96_000])
+@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize("material", ["programme", "pink", "bursts"])
+def test_loudness_target_is_met(fs: int, channels: int, material: str) -> None:
+    x = MATERIAL[material](fs, channels)
+    result = master(x, fs, _params(loudness={"target_lufs": -14.0}))
+    measured = integrated_loudness(result.audio, fs)
+    assert measured == pytest.approx(-14.0, abs=TARGET_TOLERANCE_LU)
+    assert result.report.after.integrated_lufs == pytest.approx(measured, abs=0.01)
+    assert result.report.loudness.reached
+    assert true_peak_dbtp(result.audio, fs) <= -1.0
+
+
+@pytest.mark.parametrize(
+    ("material", "target_lufs"),
+    [("quiet", -14.0), ("hot", -14.0), ("hot", -23.0), ("programme", -9.0), ("pink", -10.0)],
+)
+def test_quiet_and_hot_material_reach_the_target(material: str, target_lufs: float) -> None:
+    fs = 48_000
+    x = MATERIAL[material](fs, 2)
+    p = _params(loudness={"target_lufs": target_lufs}, limiter={"max_reduction_db": 12.0})
+    result = master(x, fs, p)
+    assert integrated_loudness(result.audio, fs) == pytest.approx(
+        target_lufs, abs=TARGET_TOLERANCE_LU
+    )
+    assert true_peak_dbtp(result.audio, fs) <= -1.0
+    assert result.report.loudness.passes <= pipeline.MAX_LIMITER_PASSES + 1
+
+
+def test_unreachable_target_stops_at_the_limiting_cap() -> None:
+    fs = 44_100
+    x = signals.sine_bursts(8.0, fs, loud_dbfs=-1.0, quiet_dbfs=-30.0, duty=0.3)
+    p = _params(
+        loudness={"target_lufs": -9.0},
+        limiter={"amount": 1.0, "max_reduction_db": 2.0},
+    )
+    result = master(x, fs, p)
+    rep = result.report.loudness
+    measured = integrated_loudness(result.audio, fs)
+    assert not rep.reached
+    assert rep.capped
+    assert measured < -9.0 - 1.0
+    assert rep.limiting_depth_db <= 2.0 + pipeline.DEPTH_TOLERANCE_DB + 0.1
+    assert rep.limiting_depth_db >= 2.0 - 0.5  # it went as far as the cap allows
+    assert "not reached" in rep.note
+    assert "2.0 dB of limiting" in rep.note
+    assert f"{measured:.1f}" in rep.note
+    assert true_peak_dbtp(result.audio, fs) <= -1.0
+
+
+def test_loudness_amount_scales_the_gain() -> None:
+    fs = 44_100
+    x = signals.pink_noise(-30.0, 5.0, fs)
+    before = integrated_loudness(x, fs)
+    p = with_changes(NEUTRAL, loudness={"target_lufs": -20.0, "amount": 0.5})
+    result = master(x, fs, p)
+    expected = before + 0.5 * (-20.0 - before)
+    assert integrated_loudness(result.audio, fs) == pytest.approx(expected, abs=0.2)
+    assert not result.report.loudness.reached
+    assert "50%" in result.report.loudness.note
+
+
+def test_loudness_amount_zero_keeps_the_level() -> None:
+    fs = 48_000
+    x = signals.pink_noise(-30.0, 5.0, fs)
+    p = with_changes(NEUTRAL, loudness={"amount": 0.0})
+    result = master(x, fs, p)
+    assert result.report.loudness.gain_db == 0.0
+    assert integrated_loudness(result.audio, fs) == pytest.approx(
+        integrated_loudness(x, fs), abs=0.01
+    )
+
+
+# --- the ceiling after dither, on the adversarial set ----------------------------------------
+
+ADVERSARIAL: dict[str, Callable[[int], Audio]] = {
+    # EBU Tech 3341 case 19 style: fs/4 at 45°, samples at ±1.0, true peak +3 dBTP
+    "fs4_45deg": lambda fs: signals.sine(fs / 4, 3.0, 3.0, fs, phase_deg=45.0),
+    "square": lambda fs: signals.square_wave(441.0, 0.0, 3.0, fs),
+    "clipped_drums": lambda fs: signals.clipped_drums(4.0, fs),
+    # a full-scale sine cut mid-cycle at both ends: abrupt first and last samples
+    "abrupt_edges": lambda fs: signals.sine(997.0, 0.0, 2.0, fs, phase_deg=90.0),
+    "hot_programme": lambda fs: np.clip(signals.programme(4.0, fs, level_dbfs_rms=-4.0), -1.0, 1.0),
+}
+
+
+@pytest.mark.parametrize("name", list(ADVERSARIAL))
+@pytest.mark.parametrize(
+    ("bits", "ceiling_dbtp"), [("16", -0.1), ("16", -1.0), ("24", -0.1), ("32f", -1.0)]
+)
+def test_true_peak_of_the_written_file_is_below_the_ceiling(
+    tmp_path: Path, name: str, bits: str, ceiling_dbtp: float
+) -> None:
+    fs = 44_100
+    x = ADVERSARIAL[name](fs)
+    p = _params(
+        loudness={"target_lufs": -9.0},
+        limiter={"ceiling_dbtp": ceiling_dbtp, "max_reduction_db": 12.0},
+        output={"bits": bits},
+    )
+    result = master(x, fs, p)
+    path = tmp_path / "out.wav"
+    write_wav(path, result.audio, fs, bits)  # type: ignore[arg-type]
+    back = read_wav(path).samples
+    assert np.array_equal(back, result.audio)
+    assert true_peak_dbtp(back, fs) <= ceiling_dbtp
+    assert result.report.after.true_peak_dbtp <= ceiling_dbtp
+
+
+@pytest.mark.parametrize("fs", [8_000, 192_000])
+def test_true_peak_at_the_rate_extremes(fs: int) -> None:
+    x = signals.clipped_drums(2.0, fs)
+    result = master(x, fs, _params(loudness={"target_lufs": -10.0}))
+    assert true_peak_dbtp(result.audio, fs) <= -1.0
+
+
+@pytest.mark.parametrize("bits", ["16", "24"])
+def test_output_lies_on_the_pcm_grid(bits: str) -> None:
+    fs = 44_100
+    result = master(signals.programme(3.0, fs), fs, _params(output={"bits": bits}))
+    scale = 2.0 ** (int(bits) - 1)
+    k = result.audio.astype(np.float64) * scale
+    assert np.array_equal(k, np.round(k))
+
+
+# --- neutrality, invariants --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fs", [44_100, 96_000])
+@pytest.mark.parametrize("channels", [1, 2])
+def test_neutral_params_null_before_the_limiter(fs: int, channels: int) -> None:
+    x = signals.programme(5.0, fs, channels=channels)
+    y = prelimiter(x, fs, NEUTRAL)
+    assert y.dtype == np.float32
+    assert y.shape == x.shape
+    assert _db(float(np.max(np.abs(y - x)))) < -90.0
+
+
+def test_flat_settings_null_before_the_limiter() -> None:
+    """Amounts at 1 but every setting flat: EQ gains 0, widths 1, drive 0, no high-pass."""
+    fs = 48_000
+    x = signals.programme(5.0, fs)
+    flat = _params(
+        highpass={"amount": 0.0},
+        eq={"amount": 1.0},
+        compressor={"amount": 0.0},
+        stereo={"amount": 1.0, "low_width": 1.0, "mid_width": 1.0, "high_width": 1.0},
+        saturation={"amount": 1.0, "drive_db": 0.0},
+    )
+    y = prelimiter(x, fs, flat)
+    assert _db(float(np.max(np.abs(y - x)))) < -90.0
+
+
+def test_signal_below_the_ceiling_passes_the_neutral_chain() -> None:
+    """All stages off, no gain, a quiet signal: the master equals the input (24-bit grid)."""
+    fs = 48_000
+    x = signals.pink_noise(-30.0, 4.0, fs)
+    p = with_changes(NEUTRAL, loudness={"amount": 0.0}, output={"bits": "32f"})
+    result = master(x, fs, p)
+    assert _db(float(np.max(np.abs(result.audio - x)))) < -90.0
+
+
+@pytest.mark.parametrize("channels", [1, 2, 8])
+def test_shape_rate_and_input_are_preserved(channels: int) -> None:
+    fs = 48_000
+    x = signals.programme(4.0, fs, channels=channels).astype(np.float32)
+    x[:, -1] = 0.123  # odd length and a non-zero last sample
+    x = x[:, : x.shape[1] - 7]
+    original = x.copy()
+    result = master(x, fs, MasteringParams())
+    assert np.array_equal(x, original)
+    assert result.audio.shape == x.shape
+    assert result.audio.dtype == np.float32
+    assert np.isfinite(result.audio).all()
+    assert result.report.sample_rate_hz == fs
+    assert result.report.channels == channels
+    assert result.report.samples == x.shape[1]
+
+
+def test_deterministic_with_the_seed() -> None:
+    fs = 44_100
+    x = signals.programme(4.0, fs)
+    p = _params(output={"bits": "16", "dither_seed": 7})
+    a = master(x, fs, p).audio
+    b = master(x, fs, p).audio
+    c = master(x, fs, with_changes(p, output={"dither_seed": 8})).audio
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("chunk_samples", [4096, 10_007])
+def test_chunked_equals_one_shot(chunk_samples: int) -> None:
+    fs = 48_000
+    x = signals.programme(5.0, fs)
+    p = _params(loudness={"target_lufs": -11.0}, output={"bits": "32f"})
+    one = master(x, fs, p, chunk_samples=x.shape[1])
+    chunked = master(x, fs, p, chunk_samples=chunk_samples)
+    assert _db(float(np.max(np.abs(one.audio - chunked.audio)))) < -90.0
+
+
+def test_in_place_output_matches_the_separate_buffer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Long files write the limiter's output into the intermediate buffer: same result."""
+    fs = 44_100
+    x = signals.programme(5.0, fs)
+    p = _params(loudness={"target_lufs": -10.0})
+    separate = master(x, fs, p)
+    monkeypatch.setattr(pipeline, "SEPARATE_OUTPUT_BYTES", 0)
+    in_place = master(x, fs, p)
+    assert np.array_equal(separate.audio, in_place.audio)
+    assert in_place.report.loudness.passes >= separate.report.loudness.passes
+
+
+def test_silence_stays_silent() -> None:
+    fs = 44_100
+    x = signals.silence(3.0, fs)
+    result = master(x, fs, _params(output={"bits": "24", "dither": "none"}))
+    assert not result.audio.any()
+    rep = result.report
+    assert rep.after.integrated_lufs == -math.inf
+    assert rep.loudness.gain_db == 0.0
+    assert not rep.loudness.reached
+    assert "silent" in rep.loudness.note
+    json.dumps(rep.to_json(), allow_nan=False)
+
+
+def test_very_short_input() -> None:
+    fs = 48_000
+    x = signals.sine(1000.0, -6.0, 0.05, fs)
+    result = master(x, fs, MasteringParams())
+    assert result.audio.shape == x.shape
+    assert true_peak_dbtp(result.audio, fs) <= -1.0
+
+
+# --- report and progress -----------------------------------------------------------------------
+
+
+def test_report_is_complete_json() -> None:
+    fs = 48_000
+    x = signals.programme(5.0, fs)
+    result = master(x, fs, MasteringParams())
+    d = result.report.to_json()
+    text = json.dumps(d, allow_nan=False)
+    assert len(text) < 20_000
+    assert (
+        set(d["before"])
+        == set(d["after"])
+        == {
+            "integrated_lufs",
+            "loudness_range_lu",
+            "true_peak_dbtp",
+            "sample_peak_dbfs",
+            "momentary_max_lufs",
+            "short_term_max_lufs",
+        }
+    )
+    assert [s["name"] for s in d["stages"]] == [
+        "highpass",
+        "eq",
+        "compressor",
+        "stereo",
+        "saturation",
+        "limiter",
+    ]
+    assert d["before"]["integrated_lufs"] == pytest.approx(integrated_loudness(x, fs), abs=0.01)
+    assert d["before"]["true_peak_dbtp"] == pytest.approx(true_peak_dbtp(x, fs), abs=0.01)
+    assert d["loudness"]["gain_db"] is not None
+    assert d["loudness"]["note"]
+    assert d["bits"] == "24"
+    compressor = next(s for s in d["stages"] if s["name"] == "compressor")
+    assert compressor["active"]
+    assert compressor["stats"]
+
+
+def test_progress_reports_every_stage_in_order() -> None:
+    fs = 44_100
+    calls: list[tuple[str, float]] = []
+    master(
+        signals.programme(4.0, fs),
+        fs,
+        MasteringParams(),
+        progress=lambda s, f: calls.append((s, f)),
+    )
+    stages = list(dict.fromkeys(s for s, _ in calls))
+    assert stages == ["prelimiter", "loudness", "output", "verify"]
+    for stage in stages:
+        fractions = [f for s, f in calls if s == stage]
+        assert all(0.0 <= f <= 1.0 for f in fractions)
+        assert fractions == sorted(fractions)
+        assert fractions[-1] == 1.0
+
+
+@pytest.mark.parametrize("stage", ["prelimiter", "loudness", "output"])
+def test_cancel_from_progress_propagates(stage: str) -> None:
+    fs = 44_100
+
+    def progress(s: str, _f: float) -> None:
+        if s == stage:
+            raise CancelledError("cancelled", "Cancelled by the user.")
+
+    with pytest.raises(CancelledError):
+        master(signals.programme(3.0, fs), fs, MasteringParams(), progress=progress)
+
+
+# --- bad input ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("x", "fs", "code"),
+    [
+        (np.zeros((2, 1000)), 4_000, "unsupported_sample_rate"),
+        (np.zeros((2, 1000)), 384_000, "unsupported_sample_rate"),
+        (np.zeros((2, 1000)), 44_100.5, "unsupported_sample_rate"),
+        (np.zeros((1000, 2)), 44_100, "bad_layout"),
+        (np.zeros(1000), 44_100, "bad_layout"),
+        (np.zeros((9, 1000)), 44_100, "bad_layout"),
+        (np.zeros((2, 0)), 44_100, "empty_audio"),
+        (np.full((2, 1000), np.nan), 44_100, "non_finite"),
+    ],
+)
+def test_bad_input_raises_a_typed_error(x: Audio, fs: float, code: str) -> None:
+    with pytest.raises(InputError) as err:
+        master(x, fs, MasteringParams())  # type: ignore[arg-type]
+    assert err.value.code == code
