@@ -269,10 +269,14 @@ def _target_sentence(intent: Intent, integrated_lufs: float) -> str:
             f"{_fmt(intent.target_lufs)} LUFS target ({where}), so it is turned down by "
             f"{_fmt(-gain_db)} dB instead of being squashed further."
         )
+    why = (
+        "so the platform will not need to turn it down"
+        if intent.platform not in (None, "club")
+        else "as loud as asked, within the limiting allowed"
+    )
     return (
         f"Your mix measures {_fmt(integrated_lufs)} LUFS; the master aims at "
-        f"{_fmt(intent.target_lufs)} LUFS ({where}), so the platform will not need to "
-        "turn it down."
+        f"{_fmt(intent.target_lufs)} LUFS ({where}), {why}."
     )
 
 
