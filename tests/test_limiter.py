@@ -266,6 +266,18 @@ def test_guard_repairs_modulation_overshoot() -> None:
     assert -1.001 <= level <= -1.0
 
 
+@pytest.mark.parametrize("fs", [16000, 22050, 44100, 96000])
+def test_overshoot_before_the_first_sample_is_limited(fs: int) -> None:
+    """Regression: the interpolated points just before sample 0 (reading zeros and the first
+    samples) were neither detected nor verified; a loud near-Nyquist sine that starts
+    abruptly rings there, 1.5 dB over the ceiling."""
+    x = signals.sine(0.47 * fs, 12.0, 0.2, fs, 2, phase_deg=-60.0)
+    y = apply_limiter(x, fs, LimiterParams(ceiling_dbtp=-7.0))
+    assert truepeak.true_peak_dbtp(y, fs) <= -7.0
+    reversed_y = apply_limiter(x[:, ::-1].copy(), fs, LimiterParams(ceiling_dbtp=-7.0))
+    assert truepeak.true_peak_dbtp(reversed_y, fs) <= -7.0  # and after the last sample
+
+
 def feed_guard(guard: _Guard, g: Audio, x: Audio, pieces: int) -> Audio:
     """Run the guard over ``g * x`` (whole blocks) in ``pieces`` pushes and a flush."""
     d = guard.d

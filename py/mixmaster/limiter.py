@@ -338,11 +338,13 @@ class _Guard:
         n_hist = self.hist_blocks * b
         self.g: FloatArray = np.ones(n_hist)
         self.x: FloatArray = np.zeros((channels, n_hist))
-        self.pp: FloatArray = np.zeros(self.hist_blocks)  # detection peak bound per block
+        # Detection peak bound per block; unknown (infinite) for the history before the
+        # signal, whose last blocks hold points that read its first samples.
+        self.pp: FloatArray = np.full(self.hist_blocks, np.inf)
         self.xb: FloatArray = np.zeros(self.hist_blocks)  # max |x| over channels per block
         self.gmax: FloatArray = np.ones(self.hist_blocks)  # gain extremes per block
         self.gmin: FloatArray = np.ones(self.hist_blocks)
-        self.unchecked: BoolArray = np.zeros(self.hist_blocks, dtype=bool)
+        self.unchecked: BoolArray = np.ones(self.hist_blocks, dtype=bool)
         self.round = 0
         self.frames64 = _frame_weights(d, b, np.float64) if d.factor > 1 else np.zeros((b, 0))
         self.left_w = _left_partial_weights(d) if d.factor > 1 else np.zeros((0, 0))
@@ -415,14 +417,14 @@ class _Guard:
             return np.zeros(0, dtype=np.intp), np.zeros(0)
         # Cheap proof first: with G = max gain and g_min = min gain over a block's supports,
         # |out| <= G * |interp x| + L1 * (G - g_min) * max|x|, and <= G * L1 * max|x|.
-        lo_i = max(sel[0] - self.nb_lo, 0)
-        hi_i = min(sel[-1] + self.nb_hi + 1, self.pp.shape[0])
-        xb = self.xb[lo_i:hi_i]
-        pad = (self.nb_lo, self.nb_hi)
-        gmax = _window_max(np.pad(self.gmax[lo_i:hi_i], pad, mode="edge"), *pad)
-        gmin = _window_min(np.pad(self.gmin[lo_i:hi_i], pad, mode="edge"), *pad)
-        xmax = _window_max(np.pad(xb, pad), *pad)
-        k = sel - lo_i
+        # (The history before c0 and the checkability of a block guarantee the neighbours.)
+        lo_i = int(sel[0]) - self.nb_lo
+        hi_i = int(sel[-1]) + self.nb_hi + 1
+        span = (self.nb_lo, self.nb_hi)
+        gmax = _window_max(self.gmax[lo_i:hi_i], *span)
+        gmin = _window_min(self.gmin[lo_i:hi_i], *span)
+        xmax = _window_max(self.xb[lo_i:hi_i], *span)
+        k = sel - lo_i - self.nb_lo
         bound = np.minimum(
             gmax[k] * d.l1 * xmax[k],
             gmax[k] * self.pp[sel] + d.l1 * (gmax[k] - gmin[k]) * xmax[k],
@@ -755,12 +757,15 @@ class LimiterProcessor:
         # Detection reads whole blocks: _q_lo before a block and _q_hi after it.
         self._q_lo = -(-d.support_before // b)
         self._q_hi = -(-d.support_after // b)
-        self._x: FloatArray = np.zeros((channels, self._q_lo * b))  # input (zero before 0)
-        self._x0 = -self._q_lo * b
-        self._det = 0  # next block to detect
-        self._pp: FloatArray = np.zeros(self._blocks_before)  # from block _pp0
-        self._xb: FloatArray = np.zeros(self._blocks_before)  # max |x| per block, from _pp0
-        self._pp0 = -self._blocks_before
+        # Detection starts at the frame holding the first points that read sample 0 (the
+        # overshoot of an abrupt start lies before the first sample).
+        per = _FRAME_SAMPLES // b
+        self._det = -((self._q_hi + per - 1) // per) * per  # next block to detect
+        self._x0 = (self._det - self._q_lo) * b
+        self._x: FloatArray = np.zeros((channels, -self._x0))  # input (zero before 0)
+        self._pp: FloatArray = np.zeros(0)  # detection peak bound, from block _pp0
+        self._xb: FloatArray = np.zeros(0)  # max |x| per block, from block _pp0
+        self._pp0 = self._det
         self._r: FloatArray = np.ones(k)  # required gain, from block _r0 (hold history)
         self._r0 = -k
         self._vmax = -math.inf  # running max of log(gr) - b * log(a)
@@ -888,10 +893,11 @@ class LimiterProcessor:
             for j in range(1, k):
                 acc += self._e[i0 + j : i0 + j + nb + 1]
             s = acc / k
-            frac = np.arange(b) / b
-            g = s[:-1, None] + (s[1:] - s[:-1])[:, None] * frac[None, :]
+            g = np.multiply.outer(s[1:] - s[:-1], np.arange(b) / b)
+            g += s[:-1, None]
             r_blk = r_all[g_next - self._r0 : g_new - self._r0]
-            g = np.minimum(g, r_blk[:, None]).reshape(-1)
+            np.minimum(g, r_blk[:, None], out=g)
+            g = g.reshape(-1)
             # A ramp clipped by a constant: its extremes are at the block's first and last sample.
             first, last = g[::b], g[b - 1 :: b]
             x0 = g_next * b - self._x0
