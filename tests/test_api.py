@@ -74,6 +74,14 @@ def test_check_length_at_the_limit(channels: int, frames: int, too_long: bool) -
     assert "minutes" in err.value.message
 
 
+def test_warm_up_imports_what_a_job_needs() -> None:
+    import sys
+
+    names = api.warm_up()
+    assert {"mixmaster.analyze", "mixmaster.pipeline", "mixmaster.wavio"} <= set(names)
+    assert all(name in sys.modules for name in names)
+
+
 # --- loading ------------------------------------------------------------------------------
 
 

@@ -35,6 +35,8 @@ async function bootOnce(progress) {
   progress("mixmaster", 0.85);
   await pyodide.loadPackage(manifest.wheel_url, { messageCallback: () => {} });
   const api = pyodide.pyimport("mixmaster.api");
+  progress("modules", 0.9);
+  api.warm_up().destroy();
   session = api.Session();
   api.destroy();
   progress("ready", 1);
@@ -72,7 +74,7 @@ function callPython(action, args, progress) {
   if (session === null) {
     throw engineError("not_booted", "The audio engine has not started yet.");
   }
-  const pyArgs = pyodide.toPy(args, { depth: 2 });
+  const pyArgs = pyodide.toPy(args);
   try {
     const reply = toPlain(session.call(action, pyArgs, progress));
     if (reply.error) {

@@ -23,6 +23,7 @@ several full-length float copies of the track.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -301,6 +302,18 @@ def headline(mastered: Mastered) -> str:
         f"The master reads {_db(after['integrated_lufs'], 'LUFS')} with a true peak of "
         f"{_db(after['true_peak_dbtp'], 'dBTP')}."
     )
+
+
+def warm_up() -> list[str]:
+    """Import every module a job needs, so their cost (scipy's submodules take seconds in
+    Pyodide) is paid while the page boots rather than when a file is dropped.
+
+    Returns the imported module names.
+    """
+    names = ["mixmaster.wavio", "mixmaster.analyze", "mixmaster.decide", "mixmaster.pipeline"]
+    for name in names:
+        importlib.import_module(name)
+    return names
 
 
 def describe() -> dict[str, Any]:
