@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import pty
 import signal
 import socket
 import subprocess
@@ -430,3 +431,37 @@ def test_mono_file(tmp_path: Path) -> None:
     assert got.info.channels == 1
     assert got.info.sample_rate_hz == 48_000
     assert np.isfinite(got.samples).all()
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path: Path, mix: Path) -> None:
+    """With stderr on a pseudo-terminal the bar is drawn with carriage returns, then cleared."""
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "mixmaster", "master", str(mix), "-o", str(tmp_path / "o.wav")],
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            timeout=300,
+        )
+        os.close(follower)
+        follower = -1
+        chunks = []
+        while True:
+            try:
+                data = os.read(leader, 65_536)
+            except OSError:  # EIO once the terminal's other end is closed and drained
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        if follower >= 0:
+            os.close(follower)
+        os.close(leader)
+    drawn = b"".join(chunks).decode()
+    assert proc.returncode == 0
+    assert "\r" in drawn
+    assert "%" in drawn
+    assert "dither and output" in drawn
+    assert drawn.endswith("\r")  # the last line is wiped, the summary stays on stdout
+    assert b"Wrote" in proc.stdout

@@ -383,3 +383,29 @@ def test_bad_input_raises_a_typed_error(x: Audio, fs: float, code: str) -> None:
     with pytest.raises(InputError) as err:
         master(x, fs, MasteringParams())  # type: ignore[arg-type]
     assert err.value.code == code
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_overwrite_input_reuses_only_a_float32_buffer(dtype: type) -> None:
+    fs = 44_100
+    x = signals.programme(4.0, fs).astype(dtype)
+    p = _params(loudness={"target_lufs": -12.0})
+    expected = master(x.copy(), fs, p)
+    original = x.copy()
+    got = master(x, fs, p, overwrite_input=True)
+    assert np.array_equal(got.audio, expected.audio)
+    assert got.report.before == expected.report.before
+    if dtype is np.float32:
+        assert not np.array_equal(x, original)  # its buffer held the intermediate
+    else:
+        assert np.array_equal(x, original)
+
+
+def test_levels_measured_by_the_caller_are_reported() -> None:
+    fs = 48_000
+    x = signals.programme(4.0, fs)
+    measured = master(x, fs, MasteringParams()).report.before
+    given = pipeline.LevelReport(-20.5, 3.0, -6.0, -6.5, -18.0, -19.0)
+    result = master(x, fs, MasteringParams(), before=given)
+    assert result.report.before == given
+    assert measured.integrated_lufs == pytest.approx(integrated_loudness(x, fs), abs=1e-9)
