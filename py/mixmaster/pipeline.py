@@ -21,7 +21,8 @@
    report says so, e.g. "target -9 LUFS not reached: -11.2 LUFS, because more than 6 dB of
    limiting would be needed";
 4. the **output stage** (TPDF dither, seeded from ``output.dither_seed``, quantisation to the
-   bit depth) and a **final true-peak verification** of the quantised signal
+   bit depth), run on the written limiter pass as its chunks come out, and a **final true-peak
+   verification** of the quantised signal
    (:func:`mixmaster.dither.enforce_ceiling`): were it above the ceiling (the limiter and the
    headroom make that impossible in theory), it is trimmed by the amount that provably suffices
    and re-quantised, and the report says by how much (``output_trim_db``).
@@ -438,23 +439,33 @@ def _limiter_pass(
     chunk_samples: int,
     report_progress: Callable[[float], None],
 ) -> _Pass:
-    """Gain, then limit ``pre``; measure the output; write it to ``out`` if given.
+    """Gain, then limit ``pre``; measure the output; quantise it into ``out`` if given.
 
-    ``out`` may be ``pre`` itself: the output position always trails the read position.
+    Writing passes run the output stage (dither and quantisation, seeded afresh from
+    ``output.dither_seed``) on each chunk as it leaves the limiter, so an accepted pass needs
+    no further sweep over the audio. The loudness is measured before quantisation (the dither
+    is at the least significant bit). ``out`` may be ``pre`` itself: the output position always
+    trails the read position.
     """
     channels, n = pre.shape
     limiter = LimiterProcessor(fs, channels, params.limiter, ceiling_margin_db=ceiling_margin_db)
     meter = LoudnessMeter(fs, channels)
     gain_lin = db_to_lin(gain_db)
+    quantiser = None
+    if out is not None:
+        rng = np.random.default_rng(params.output.dither_seed)
+        quantiser = dither.OutputProcessor(fs, channels, params.output, rng=rng)
 
     def read(start: int, stop: int) -> FloatArray:
-        return np.asarray(pre[:, start:stop], dtype=np.float64) * gain_lin
+        chunk = np.asarray(pre[:, start:stop], dtype=np.float64)
+        chunk *= gain_lin
+        return chunk
 
     for start, y in _stream([limiter], read, channels, n, chunk_samples):
         stop = start + y.shape[1]
         meter.process(y)
-        if out is not None:
-            out[:, start:stop] = y
+        if out is not None and quantiser is not None:
+            out[:, start:stop] = quantiser.process(y)
         report_progress(stop / n)
     stats = dict(limiter.stats())
     return _Pass(gain_db, meter.result(), float(stats[DEPTH_STAT]), stats)
@@ -508,10 +519,12 @@ def _output_stage(
     params: MasteringParams,
     trim_lin: float,
     chunk_samples: int,
-    progress: _Progress,
-    meter: LoudnessMeter | None = None,
+    meter: LoudnessMeter,
 ) -> None:
-    """Quantise ``buf`` in place (dither seeded from the params), feeding ``meter`` if given."""
+    """Trim and quantise ``buf`` again in place (dither seeded from the params), metering it.
+
+    Only for the final verification's trim, which should never be needed.
+    """
     channels, n = buf.shape
     rng = np.random.default_rng(params.output.dither_seed)
     proc = dither.OutputProcessor(fs, channels, params.output, rng=rng)
@@ -519,9 +532,7 @@ def _output_stage(
         stop = min(n, start + chunk_samples)
         y = proc.process(np.asarray(buf[:, start:stop], dtype=np.float64) * trim_lin)
         buf[:, start:stop] = y
-        if meter is not None:
-            meter.process(y)
-        progress("output", stop / n)
+        meter.process(y)
 
 
 def _sample_peak_dbfs(x: FloatArray, chunk_samples: int) -> float:
@@ -725,7 +736,7 @@ def master(
     out_params = params.output
     trim_db = 0.0
     after_loudness = last.loudness
-    _output_stage(out, fs, params, 1.0, chunk_samples, report_progress)
+    report_progress("output", 1.0)  # the written limiter pass quantised as it went
 
     def verify() -> dither.CeilingCheck:
         return dither.enforce_ceiling(
@@ -739,9 +750,7 @@ def master(
             break
         trim_db -= check.trim_db
         meter = LoudnessMeter(fs, channels)
-        _output_stage(
-            out, fs, params, db_to_lin(-check.trim_db), chunk_samples, report_progress, meter
-        )
+        _output_stage(out, fs, params, db_to_lin(-check.trim_db), chunk_samples, meter)
         after_loudness = meter.result()
         check = verify()
     true_peak_dbtp = check.true_peak_dbtp
