@@ -17,6 +17,7 @@ import pytest
 
 import signals
 from mixmaster import pipeline
+from mixmaster.analyze import analyze
 from mixmaster.errors import CancelledError, InputError
 from mixmaster.loudness import integrated_loudness
 from mixmaster.params import MasteringParams, with_changes
@@ -409,3 +410,15 @@ def test_levels_measured_by_the_caller_are_reported() -> None:
     result = master(x, fs, MasteringParams(), before=given)
     assert result.report.before == given
     assert measured.integrated_lufs == pytest.approx(integrated_loudness(x, fs), abs=1e-9)
+
+
+def test_levels_from_the_feature_json_match_the_pipeline_measurement() -> None:
+    fs = 44_100
+    x = signals.programme(5.0, fs)
+    from_features = pipeline.LevelReport.from_features(analyze(x, fs).to_json())
+    measured = master(x, fs, MasteringParams()).report.before
+    for key, value in measured.to_json().items():
+        assert getattr(from_features, key) == pytest.approx(value, abs=0.011), key
+    silent = pipeline.LevelReport.from_features(analyze(signals.silence(1.0, fs), fs).to_json())
+    assert silent.integrated_lufs == -math.inf
+    assert silent.true_peak_dbtp == -math.inf

@@ -381,24 +381,6 @@ def _write_json_atomically(path: str, data: dict[str, Any]) -> None:
         raise
 
 
-def _levels_from_features(features: dict[str, Any]) -> LevelReport:
-    """The input's levels as the analysis measured them (``null`` is silence, ``-inf``)."""
-    from mixmaster.pipeline import LevelReport
-
-    def level(key: str) -> float:
-        value = features.get(key)
-        return float(value) if isinstance(value, int | float) else -math.inf
-
-    return LevelReport(
-        integrated_lufs=level("integrated_lufs"),
-        loudness_range_lu=float(features.get("loudness_range_lu") or 0.0),
-        true_peak_dbtp=level("true_peak_dbtp"),
-        sample_peak_dbfs=level("sample_peak_dbfs"),
-        momentary_max_lufs=level("momentary_max_lufs"),
-        short_term_max_lufs=level("short_term_max_lufs"),
-    )
-
-
 def _cmd_master(args: argparse.Namespace) -> int:
     from mixmaster.params import (
         intent_from_dict,
@@ -431,7 +413,7 @@ def _cmd_master(args: argparse.Namespace) -> int:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from mixmaster.analyze import analyze
     from mixmaster.decide import decide
-    from mixmaster.pipeline import master
+    from mixmaster.pipeline import LevelReport, master
     from mixmaster.wavio import read_audio, write_wav
 
     audio = read_audio(args.file)
@@ -475,7 +457,7 @@ def _cmd_master(args: argparse.Namespace) -> int:
     bar = _ProgressBar(sys.stderr, _MASTER_STAGE_LABELS)
     # The analysis measured the input already; the input's buffer is not needed afterwards,
     # so the pipeline may use it as its intermediate (one full-size copy less).
-    before = _levels_from_features(features) if features is not None else None
+    before = LevelReport.from_features(features) if features is not None else None
     result = master(audio.samples, fs, params, progress=bar, before=before, overwrite_input=True)
     bar.done()
     del audio

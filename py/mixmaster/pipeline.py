@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -129,6 +129,28 @@ class LevelReport:
             sample_peak_dbfs=sample_peak_dbfs,
             momentary_max_lufs=loudness.momentary_max_lufs,
             short_term_max_lufs=loudness.short_term_max_lufs,
+        )
+
+    @classmethod
+    def from_features(cls, features: Mapping[str, object]) -> LevelReport:
+        """The levels the analysis measured (feature JSON; ``null`` is silence, ``-inf``).
+
+        Lets a caller that has analysed the input spare :func:`master` measuring it again.
+        """
+
+        def level(key: str) -> float:
+            value = features.get(key)
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            return float(value) if ok else -math.inf  # type: ignore[arg-type]
+
+        lra = features.get("loudness_range_lu")
+        return cls(
+            integrated_lufs=level("integrated_lufs"),
+            loudness_range_lu=float(lra) if isinstance(lra, int | float) else 0.0,
+            true_peak_dbtp=level("true_peak_dbtp"),
+            sample_peak_dbfs=level("sample_peak_dbfs"),
+            momentary_max_lufs=level("momentary_max_lufs"),
+            short_term_max_lufs=level("short_term_max_lufs"),
         )
 
     def to_json(self) -> dict[str, float | None]:
