@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import signals
-from mixmaster.analyze import analyze
+from mixmaster.analyze import analyze, features_schema
 from mixmaster.decide import (
     MAX_EQ_DB,
     MAX_TILT_DB_PER_OCT,
@@ -371,3 +371,59 @@ def test_programme_decision_is_sensible(programme_features: Features) -> None:
     assert p.highpass.amount == 1.0
     assert 20.0 <= p.highpass.cutoff_hz <= 30.0
     assert np.isfinite(p.compressor.band1_threshold_db)
+
+
+def _schema_extremes() -> list[tuple[str, Any]]:
+    """(key, value) pairs at the bounds of every numeric feature in the shipped schema."""
+    schema = features_schema()
+    cases: list[tuple[str, Any]] = []
+    for key, prop in schema["properties"].items():
+        types = prop.get("type")
+        types = types if isinstance(types, list) else [types]
+        if "number" in types or "integer" in types:
+            for bound in ("minimum", "maximum"):
+                if bound in prop:
+                    cases.append((key, prop[bound]))
+            if "null" in types:
+                cases.append((key, None))
+        elif types == ["array"]:
+            items = prop["items"]
+            n = prop["minItems"]
+            item_types = items.get("type")
+            item_types = item_types if isinstance(item_types, list) else [item_types]
+            for bound in ("minimum", "maximum"):
+                if bound in items:
+                    cases.append((key, [items[bound]] * n))
+            if "null" in item_types:
+                cases.append((key, [None] * n))
+    return cases
+
+
+@pytest.mark.parametrize(("key", "value"), _schema_extremes(), ids=repr)
+def test_any_valid_feature_dict_gives_valid_params(
+    programme_features: Features, key: str, value: Any
+) -> None:
+    """Every numeric feature at its schema bounds (and null where allowed): valid params."""
+    features = _with(programme_features, **{key: value})
+    decision = decide(features, Intent(style="punchy", intensity=1.0))
+    p = decision.params
+    assert params_from_dict(params_to_dict(p)) == p
+    assert decision.explanation
+    assert 0 < len(decision.summary()) <= 600
+
+
+@pytest.mark.parametrize(
+    ("fs", "channels", "make"),
+    [
+        (8_000, 1, lambda fs, ch: signals.programme(4.0, fs, channels=ch)),
+        (192_000, 8, lambda fs, ch: signals.pink_noise(-18.0, 1.0, fs, channels=ch)),
+        (44_100, 2, lambda fs, ch: signals.sine(1000.0, -6.0, 3.0, fs, channels=ch)),
+        (48_000, 2, lambda fs, ch: signals.white_noise(-10.0, 3.0, fs, channels=ch)),
+        (44_100, 2, lambda fs, ch: np.clip(signals.programme(4.0, fs, level_dbfs_rms=-3.0), -1, 1)),
+    ],
+)
+def test_analysed_edge_material_gives_valid_params(fs: int, channels: int, make: Any) -> None:
+    features = analyze(make(fs, channels), fs).to_json()
+    for style in STYLES:
+        p = decide(features, Intent(style=style, intensity=0.9)).params
+        assert params_from_dict(params_to_dict(p)) == p
