@@ -157,7 +157,9 @@ def build_manifest(web_dir: Path, wheel: Path, app_version: str) -> dict[str, An
         raise BuildError(f"{pyodide_dir} is empty: run scripts/pyodide_assets.py first")
     files = [*shell_files(web_dir), *sorted(pyodide_dir.iterdir()), wheel]
     digest = hashlib.sha256()
-    urls = ["/"]
+    # The manifest itself is precached too (the worker reads it at boot); it cannot be in its
+    # own digest, but every file it describes is.
+    urls = ["/", "/vendor/manifest.json"]
     for path in files:
         url = "/" + path.relative_to(web_dir).as_posix()
         urls.append(url)

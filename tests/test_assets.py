@@ -361,7 +361,8 @@ def test_manifest_lists_the_shell_the_runtime_and_the_wheel(real_assets: Path) -
     precache = manifest["precache"]
     assert manifest["pyodide_version"] == assets.PYODIDE_VERSION
     assert manifest["wheel_url"] in precache
-    for required in ("/", "/index.html", "/privacy.html", "/worker.js", "/js/main.js"):
+    required_urls = ("/", "/vendor/manifest.json", "/index.html", "/privacy.html", "/worker.js")
+    for required in required_urls:
         assert required in precache
     assert "/sw.js" not in precache
     for url in precache[1:]:
