@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import uvicorn
+from starlette.types import Message, Receive, Scope, Send
+
 from mixmaster_proxy.app import create_app
 from mixmaster_proxy.config import Config
-from starlette.types import Message, Receive, Scope, Send
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
