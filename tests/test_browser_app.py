@@ -147,6 +147,7 @@ class Run:
     master: Path
     status_text: str
     decision_source: str
+    explanation: list[str]
     page_requests: list[str]
     server_requests: list[SeenRequest]
     cookies: list[Any]
@@ -182,6 +183,7 @@ def full_run(
         master=master,
         status_text=status_text,
         decision_source=page.locator("#decision-source").inner_text(),
+        explanation=page.locator("#explanation li").all_inner_texts(),
         page_requests=page_requests,
         server_requests=recorder.snapshot(),
         cookies=ctx.cookies(),
@@ -200,6 +202,10 @@ def test_full_run_masters_to_target_at_the_native_rate(full_run: Run) -> None:
 
 def test_full_run_says_how_it_was_decided(full_run: Run) -> None:
     assert "server's built-in rules" in full_run.decision_source
+    # regression: the paragraph was split at the "." of "-14.0", giving "0 LUFS ..." items
+    assert full_run.explanation
+    for sentence in full_run.explanation:
+        assert re.match(r"^[A-Z“\"(]", sentence) and sentence[-1] in ".!?…", sentence
 
 
 def test_no_request_to_any_other_origin(full_run: Run) -> None:

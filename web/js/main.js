@@ -179,8 +179,13 @@ function rulesReason(reason) {
   return reasons[reason] ?? "";
 }
 
+// The server's explanation is one paragraph; a sentence ends at ".", "!" or "?" followed by a
+// space and a capital (so "-14.0 LUFS" stays whole).
 function splitSentences(text) {
-  return (text.match(/[^.!?]+[.!?]+(\s|$)|[^.!?]+$/g) ?? []).map((s) => s.trim()).filter(Boolean);
+  return String(text ?? "")
+    .split(/(?<=[.!?…])\s+(?=[A-Z“"(])/u)
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 // Another bit depth means mastering again with that depth's dither (the true-peak guarantee
