@@ -457,3 +457,28 @@ def test_other_formats_are_decoded_at_their_own_rate(
         assert true_peak_dbtp(wav.samples, rate_hz) <= CEILING_DBTP, name
         master.unlink()
     _shot(page, "formats-done")
+
+
+def test_cancel_stops_the_job_and_the_next_file_works(
+    site: tuple[str, RecordingApp], context: BrowserContext, mix_wav: Path, tmp_path: Path
+) -> None:
+    base_url, recorder = site
+    long_mix = tmp_path / "long mix.wav"
+    long_mix.write_bytes(
+        encode_wav(programme(90.0, RATE_HZ, level_dbfs_rms=-24.0, seed=6), RATE_HZ, "24")
+    )
+    page = context.new_page()
+    _open(page, base_url)
+    recorder.clear()
+    page.get_by_test_id("file-input").set_input_files(str(long_mix))
+    status = page.get_by_test_id("status")
+    expect(status).to_have_attribute("data-state", "mastering", timeout=JOB_TIMEOUT_MS)
+    page.get_by_role("button", name="Cancel").click()
+    expect(status).to_have_attribute("data-state", "idle")
+    expect(status).to_contain_text("Cancelled")
+    _shot(page, "cancelled")
+    _drop(page, mix_wav)  # a fresh engine boots (from the browser's cache) and masters it
+    _, master = _download(page, tmp_path)
+    _check_master(master)
+    reports = [json.loads(r.body)["outcome"] for r in recorder.snapshot() if r.path == "/api/jobs"]
+    assert reports[:1] == ["cancelled"]
