@@ -218,8 +218,10 @@ def test_decide_gives_rules_params_and_sentences(mastered_session: Any) -> None:
 
 
 def test_master_meets_target_and_ceiling_at_the_native_rate(mastered_session: Any) -> None:
-    _, _, seen, run = mastered_session
+    _, analysis, seen, run = mastered_session
     out = run["out"]
+    # the input's levels come from the analysis (not measured twice)
+    assert out["report"]["before"]["integrated_lufs"] == analysis["features"]["integrated_lufs"]
     assert out["bits"] == "24"
     wav = read_wav(out["wav"])
     assert wav.info.sample_rate_hz == 44_100

@@ -213,9 +213,12 @@ def master(
     params_dict: Mapping[str, object],
     bits: str | None = None,
     progress: Progress | None = None,
+    features: Mapping[str, object] | None = None,
 ) -> Mastered:
     """Master the track with the given parameters (validated strictly, as the rules and the
-    proxy produce them); ``bits`` overrides ``output.bits`` (the download format).
+    proxy produce them); ``bits`` overrides ``output.bits`` (the download format). The
+    input's ``features`` (from :func:`analyze`), when given, spare the pipeline measuring the
+    input's levels again.
 
     Raises
     ------
@@ -227,9 +230,11 @@ def master(
     p = params.params_from_dict(params_dict)
     if bits is not None:
         p = params.with_changes(p, output={"bits": _check_bits(bits)})
+    from mixmaster.pipeline import LevelReport
     from mixmaster.pipeline import master as run_pipeline
 
-    result = run_pipeline(track.audio, track.sample_rate_hz, p, progress=progress)
+    before = LevelReport.from_features(features) if features is not None else None
+    result = run_pipeline(track.audio, track.sample_rate_hz, p, progress=progress, before=before)
     return Mastered(result.audio, track.sample_rate_hz, p, result.report.to_json())
 
 
@@ -420,7 +425,7 @@ class Session:
         track = self._require_track()
         self.mastered = None
         bits = args.get("bits")
-        mastered = master(track, args.get("params") or {}, _bits_arg(bits), progress)
+        mastered = master(track, args.get("params") or {}, _bits_arg(bits), progress, self.features)
         self.mastered = mastered
         return self._reply(track, mastered)
 
@@ -431,7 +436,7 @@ class Session:
         bits = _check_bits(str(args.get("bits") or DEFAULT_BITS))
         if bits != self.mastered.params.output.bits:
             base = params_to_plain(self.mastered.params)
-            self.mastered = master(track, base, bits, progress)
+            self.mastered = master(track, base, bits, progress, self.features)
         return self._reply(track, self.mastered)
 
     @staticmethod
