@@ -755,6 +755,14 @@ class OutputParams(Stage):
         expert=True,
     )
 
+    def _check_relations(self) -> None:
+        if self.noise_shaping and self.bits != "16":
+            raise ParamError(
+                "noise_shaping_16_bit_only",
+                f"output.noise_shaping applies to 16-bit output only; bits is {self.bits!r}.",
+                field="output.noise_shaping",
+            )
+
 
 STAGES: Final[tuple[type[Stage], ...]] = (
     HighpassParams,
