@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import scipy.fft
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 from mixmaster.audio import as_audio, check_sample_rate
 
@@ -114,6 +115,20 @@ class SpectrumMeasurement:
     spectral_centroid_hz: float
 
 
+def hop_frames(
+    a: npt.NDArray[Any], frame_len: int, hop: int, first: int, count: int
+) -> npt.NDArray[Any]:
+    """A read-only view of ``count`` frames of 1-D ``a``, frame k starting at ``(first + k) * hop``.
+
+    Only the frames asked for are viewed: a view of every possible frame (``sliding_window_view``)
+    spans more than 2 GiB for long files, which numpy refuses on 32-bit WebAssembly (Pyodide).
+    """
+    step = a.strides[0]
+    return as_strided(
+        a[first * hop :], shape=(count, frame_len), strides=(hop * step, step), writeable=False
+    )
+
+
 def hann_window(length: int) -> npt.NDArray[np.float32]:
     """Periodic Hann window ``0.5 - 0.5·cos(2πn/N)`` of ``length`` samples, as float32.
 
@@ -193,16 +208,17 @@ def long_term_spectra(
     power_sum = np.zeros((channels, 2 * n_bins))  # interleaved (re², im²) sums
     cross_sum = np.zeros(2 * n_bins)  # interleaved (re0·re1, im0·im1) sums
     batch = max(1, _BATCH_SAMPLES // (channels * frame_len))
-    views = [sliding_window_view(audio[ch], frame_len) for ch in range(channels)]
     spans = [(first, min(first + batch, n_regular)) for first in range(0, n_regular, batch)]
     if tail:
         spans.append((-1, -1))
     buf = np.empty((channels, batch, frame_len), dtype=np.float32)
     for first, stop in spans:
         if first < 0:  # the extra frame aligned to the end
-            frames = [v[n - frame_len : n - frame_len + 1] for v in views]
+            frames = [audio[ch, n - frame_len : n][np.newaxis] for ch in range(channels)]
         else:
-            frames = [v[first * hop : (stop - 1) * hop + 1 : hop] for v in views]
+            frames = [
+                hop_frames(audio[ch], frame_len, hop, first, stop - first) for ch in range(channels)
+            ]
         rows = frames[0].shape[0]
         for ch in range(channels):
             np.multiply(frames[ch], window, out=buf[ch, :rows], casting="unsafe")

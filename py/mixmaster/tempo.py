@@ -37,10 +37,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import scipy.fft
-from numpy.lib.stride_tricks import sliding_window_view
 
 from mixmaster.audio import as_audio, check_sample_rate
-from mixmaster.spectrum import hann_window
+from mixmaster.spectrum import hann_window, hop_frames
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -135,7 +134,7 @@ def onset_envelope(
     if audio.shape[1] // factor < frame_len + hop:
         return np.zeros(0), frame_rate_hz
     mono = _mono_decimated(audio, factor)
-    frames = sliding_window_view(mono, frame_len)[::hop]
+    frames = hop_frames(mono, frame_len, hop, 0, (mono.shape[0] - frame_len) // hop + 1)
     window = hann_window(frame_len)
 
     # Bands are contiguous runs of bins: sum each run of the interleaved (re², im²) spectrum
