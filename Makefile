@@ -50,6 +50,7 @@ bench: setup system assets
 	$(PY) bench/bench_analyze.py
 	$(PY) bench/bench_master.py
 	$(PY) bench/bench_proxy.py
+	$(PY) bench/bench_browser.py
 
 clean:
 	rm -rf $(VENV) web/vendor .cache build dist test-artifacts
