@@ -69,3 +69,34 @@ def as_audio(x: npt.ArrayLike, *, check_finite: bool = True) -> FloatArray:
             "The audio contains NaN or infinite samples; only finite sample values are accepted.",
         )
     return arr
+
+
+def check_channels(channels: int) -> int:
+    """Return ``channels``, or raise :class:`~mixmaster.errors.InputError` outside 1-8."""
+    if isinstance(channels, bool) or not isinstance(channels, int | np.integer):
+        raise InputError("bad_layout", f"channels must be a whole number; got {channels!r}.")
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise InputError(
+            "bad_layout", f"channels is {channels}; accepted: 1 to {MAX_CHANNELS} channels."
+        )
+    return int(channels)
+
+
+def check_chunk(x: npt.ArrayLike, channels: int) -> FloatArray:
+    """Return a chunk as a float64 ``(channels, samples)`` array (no copy if already float64).
+
+    Raises
+    ------
+    InputError
+        ``bad_layout`` if ``x`` is not 2-D with ``channels`` rows.
+    """
+    arr = np.asarray(x)
+    if arr.ndim != 2 or arr.shape[0] != channels:
+        raise InputError(
+            "bad_layout",
+            f"A chunk must be shaped (channels, samples) with {channels} channels; "
+            f"got shape {arr.shape}.",
+        )
+    if arr.dtype != np.float64:
+        arr = arr.astype(np.float64)
+    return arr

@@ -25,8 +25,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import signal
 
-from mixmaster.audio import MAX_CHANNELS, as_audio, check_sample_rate
-from mixmaster.errors import InputError, ParamError
+from mixmaster.audio import as_audio, check_channels, check_chunk, check_sample_rate
+from mixmaster.errors import ParamError
 from mixmaster.units import FloatArray
 
 #: Highest design frequency, as a fraction of the sample rate; higher settings are clamped to it.
@@ -43,37 +43,6 @@ def clamp_frequency_hz(frequency_hz: float, sample_rate_hz: float) -> float:
     a sample rate of 32 kHz) act at 0.45 fs instead.
     """
     return min(float(frequency_hz), MAX_DESIGN_FRACTION * float(sample_rate_hz))
-
-
-def check_channels(channels: int) -> int:
-    """Return ``channels``, or raise :class:`~mixmaster.errors.InputError` outside 1-8."""
-    if isinstance(channels, bool) or not isinstance(channels, int | np.integer):
-        raise InputError("bad_layout", f"channels must be a whole number; got {channels!r}.")
-    if not 1 <= channels <= MAX_CHANNELS:
-        raise InputError(
-            "bad_layout", f"channels is {channels}; accepted: 1 to {MAX_CHANNELS} channels."
-        )
-    return int(channels)
-
-
-def check_chunk(x: npt.ArrayLike, channels: int) -> FloatArray:
-    """Return a chunk as a float64 ``(channels, samples)`` array (no copy if already float64).
-
-    Raises
-    ------
-    InputError
-        ``bad_layout`` if ``x`` is not 2-D with ``channels`` rows.
-    """
-    arr = np.asarray(x)
-    if arr.ndim != 2 or arr.shape[0] != channels:
-        raise InputError(
-            "bad_layout",
-            f"A chunk must be shaped (channels, samples) with {channels} channels; "
-            f"got shape {arr.shape}.",
-        )
-    if arr.dtype != np.float64:
-        arr = arr.astype(np.float64)
-    return arr
 
 
 def butterworth2_sos(cutoff_hz: float, sample_rate_hz: float, btype: str) -> FloatArray:

@@ -47,7 +47,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mixmaster import truepeak
-from mixmaster.audio import as_audio, check_sample_rate
+from mixmaster.audio import as_audio, check_chunk, check_sample_rate
 from mixmaster.errors import InputError, ParamError
 from mixmaster.params import BIT_DEPTHS, DITHERS, MIN_CEILING_DBTP, OutputParams
 from mixmaster.units import FloatArray, db_to_lin, lin_to_db
@@ -248,12 +248,7 @@ class OutputProcessor:
         InputError
             ``bad_layout`` for a wrong channel count, ``non_finite`` for NaN or Inf.
         """
-        arr = np.asarray(x)
-        if arr.ndim != 2 or arr.shape[0] != self.channels:
-            raise InputError(
-                "bad_layout",
-                f"Expected a chunk shaped ({self.channels}, samples); got {arr.shape}.",
-            )
+        arr = check_chunk(x, self.channels)
         n = arr.shape[1]
         if n == 0:
             return np.zeros((self.channels, 0))

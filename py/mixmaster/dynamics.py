@@ -34,8 +34,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import signal
 
-from mixmaster.audio import as_audio, check_sample_rate
-from mixmaster.crossover import BandSplitter, check_channels, check_chunk
+from mixmaster.audio import as_audio, check_channels, check_chunk, check_sample_rate
+from mixmaster.crossover import BandSplitter
 from mixmaster.params import CompressorParams
 from mixmaster.processor import run_whole
 from mixmaster.units import FloatArray

@@ -14,8 +14,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import signal
 
-from mixmaster.audio import as_audio, check_sample_rate
-from mixmaster.crossover import SosFilter, check_channels, check_chunk, clamp_frequency_hz
+from mixmaster.audio import as_audio, check_channels, check_chunk, check_sample_rate
+from mixmaster.crossover import SosFilter, clamp_frequency_hz
 from mixmaster.params import HighpassParams
 from mixmaster.processor import run_whole
 from mixmaster.units import FloatArray, power_to_db

@@ -71,7 +71,7 @@ import numpy.typing as npt
 from numpy.lib.stride_tricks import as_strided
 
 from mixmaster import truepeak
-from mixmaster.audio import as_audio, check_sample_rate
+from mixmaster.audio import as_audio, check_chunk, check_sample_rate
 from mixmaster.errors import InputError, ParamError
 from mixmaster.params import LimiterParams
 from mixmaster.processor import run_whole
@@ -942,12 +942,7 @@ class LimiterProcessor:
         InputError
             ``bad_layout`` for a wrong channel count, ``non_finite`` for NaN or Inf.
         """
-        arr = np.asarray(x)
-        if arr.ndim != 2 or arr.shape[0] != self.channels:
-            raise InputError(
-                "bad_layout",
-                f"Expected a chunk shaped ({self.channels}, samples); got {arr.shape}.",
-            )
+        arr = check_chunk(x, self.channels)
         n = arr.shape[1]
         if n == 0:
             return np.zeros((self.channels, 0))

@@ -28,8 +28,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from mixmaster.audio import as_audio, check_sample_rate
-from mixmaster.crossover import check_channels, check_chunk
+from mixmaster.audio import as_audio, check_channels, check_chunk, check_sample_rate
 from mixmaster.params import SaturationParams
 from mixmaster.processor import run_whole
 from mixmaster.units import FloatArray

@@ -22,13 +22,11 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from mixmaster.audio import as_audio, check_sample_rate
+from mixmaster.audio import as_audio, check_channels, check_chunk, check_sample_rate
 from mixmaster.crossover import (
     SosFilter,
     allpass_sos,
     band_sos,
-    check_channels,
-    check_chunk,
     clamp_frequency_hz,
     lr4_allpass_sos,
     lr4_highpass_sos,
