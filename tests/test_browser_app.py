@@ -62,14 +62,16 @@ def _build_assets() -> None:
         assert module.main([]) == 0, f"scripts/{name}.py failed"
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running while it is open,
+# which would break every asyncio test collected after this module (the proxy tests).
+@pytest.fixture(scope="module")
 def site() -> Iterator[tuple[str, RecordingApp]]:
     _build_assets()
     with serve_proxy(proxy_config()) as served:
         yield served
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
