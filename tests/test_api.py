@@ -30,6 +30,9 @@ def _json_plain(value: Any) -> Any:
     turn them into null)."""
     if isinstance(value, bytes):
         return None
+    if isinstance(value, np.ndarray):  # crosses as a Float32Array
+        assert value.dtype == np.float32 and np.all(np.isfinite(value))
+        return None
     if isinstance(value, dict):
         return {k: _json_plain(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -270,3 +273,92 @@ def test_a_new_analyze_replaces_the_state() -> None:
     assert "error" in reply
     assert session.track is None and session.mastered is None
     assert session.call("encode", {"bits": "24"})["error"]["code"] == "no_master"
+
+
+# --- what the studio shows, the recipe, cancellation ----------------------------------------
+
+
+def test_analyze_gives_meanings_and_the_input_view(mastered_session: Any) -> None:
+    _, analysis, _, _ = mastered_session
+    keys = [row["key"] for row in analysis["analysis"]]
+    assert {"integrated_lufs", "loudness_range_lu", "true_peak_dbtp", "plr_db"} <= set(keys)
+    assert {"tempo_bpm", "correlation"} <= set(keys)
+    assert all(row["meaning"].endswith(".") for row in analysis["analysis"])
+    waveform = analysis["view"]["waveform"]
+    assert waveform["min"].shape == waveform["max"].shape == (1200,)
+    assert np.all(waveform["min"] <= waveform["max"])
+    assert len(analysis["view"]["spectrum_dbfs"]) == len(api.describe()["band_centres_hz"]) == 31
+
+
+def test_master_reply_carries_levels_platforms_view_and_recipe(mastered_session: Any) -> None:
+    _, _, _, ctx = mastered_session
+    out = ctx["out"]
+    after = out["report"]["after"]
+    assert out["levels"][0]["key"] == "integrated_lufs"
+    spotify = next(r for r in out["platforms"] if r["platform"] == "spotify")
+    assert spotify["gain_db"] == pytest.approx(-14.0 - after["integrated_lufs"], abs=0.051)
+    assert out["view"]["waveform"]["max"].shape == (1200,)
+    master = read_wav(out["wav"]).samples
+    assert float(out["view"]["waveform"]["max"].max()) == float(master.max())
+    recipe = out["recipe"]
+    assert recipe["mixmaster_version"] == api.__version__
+    assert recipe["pyodide_version"] is None  # natively; the page's recipe names Pyodide's
+    assert recipe["input"]["sample_rate_hz"] == 44_100
+    assert recipe["params"]["output"]["bits"] == "24"
+    assert api.params.params_from_dict(recipe["params"]) == api.params.params_from_dict(
+        ctx["decision"]["params"] | {"output": recipe["params"]["output"]}
+    )
+
+
+def test_recipe_reproduces_the_master_bit_for_bit_with_the_cli(tmp_path: Any) -> None:
+    import hashlib
+
+    from mixmaster.cli import main
+
+    rate = 48_000
+    wav = _wav(programme(3.0, rate, level_dbfs_rms=-22.0, seed=11), rate, "24")
+    session = api.Session()
+    digest = hashlib.sha256(wav).hexdigest()
+    analysis = _ok(session.call("analyze", {"wav": wav, "input_sha256": digest}))
+    decision = api.decide(analysis["features"], {"platform": "apple", "intensity": 0.8})
+    out = _ok(session.call("master", {"params": decision["params"], "bits": "16"}))
+    assert out["recipe"]["input"]["sha256"] == digest
+    (tmp_path / "in.wav").write_bytes(wav)
+    (tmp_path / "recipe.json").write_text(json.dumps(out["recipe"]))
+    argv = ["master", str(tmp_path / "in.wav"), "-o", str(tmp_path / "cli.wav")]
+    assert main([*argv, "--params", str(tmp_path / "recipe.json")]) == 0
+    cli = read_wav(tmp_path / "cli.wav")
+    browser = read_wav(out["wav"])
+    assert cli.info.bits_per_sample == 16
+    assert np.array_equal(cli.samples, browser.samples)
+
+
+@pytest.mark.parametrize("sha", ["ABC", "z" * 64, 12])
+def test_analyze_refuses_a_malformed_sha256(sha: object) -> None:
+    reply = api.Session().call(
+        "analyze", {"wav": _wav(sine(1000.0, -6.0, 1.0, 44_100), 44_100, "16"), "input_sha256": sha}
+    )
+    assert reply["error"]["code"] == "bad_sha256"
+
+
+@pytest.mark.parametrize("action", ["analyze", "master"])
+def test_progress_returning_true_cancels_and_the_session_goes_on(action: str) -> None:
+    rate = 44_100
+    wav = _wav(programme(3.0, rate, level_dbfs_rms=-20.0, seed=2), rate, "24")
+    session = api.Session()
+    analysis = _ok(session.call("analyze", {"wav": wav}))
+    decision = api.decide(analysis["features"], {})
+    args = {"wav": wav} if action == "analyze" else {"params": decision["params"]}
+    calls: list[str] = []
+
+    def cancel_at_second_step(stage: str, _fraction: float) -> bool:
+        calls.append(stage)
+        return len(calls) >= 2
+
+    reply = session.call(action, args, cancel_at_second_step)
+    assert reply["error"]["code"] == "cancelled"
+    assert len(calls) == 2  # stopped at the step that asked
+    if action == "analyze":
+        _ok(session.call("analyze", {"wav": wav}))
+    out = _ok(session.call("master", {"params": decision["params"]}, lambda _s, _f: False))
+    assert read_wav(out["wav"]).samples.shape == (2, 3 * rate)

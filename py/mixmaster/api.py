@@ -31,9 +31,9 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from mixmaster import __version__, params
+from mixmaster import __version__, params, studio
 from mixmaster.audio import MAX_CHANNELS, as_audio, check_sample_rate
-from mixmaster.errors import InputError, MixmasterError, ParamError
+from mixmaster.errors import CancelledError, InputError, MixmasterError, ParamError
 
 #: Largest file the page reads at all, in bytes (checked before reading).
 MAX_FILE_BYTES: Final = 512 * 1024 * 1024
@@ -64,6 +64,8 @@ PROGRESS_LABELS: Final = {
 }
 
 Progress = Callable[[str, float], None]
+#: The page's progress callback: returning ``True`` asks to cancel the request.
+PageProgress = Callable[[str, float], object]
 FloatArray = npt.NDArray[np.float32]
 
 
@@ -330,7 +332,33 @@ def describe() -> dict[str, Any]:
     out["default_bits"] = DEFAULT_BITS
     out["version"] = __version__
     out["progress_labels"] = PROGRESS_LABELS
+    out["band_centres_hz"] = studio.band_centres_hz()
+    out["playback"] = {name: dict(how) for name, how in studio.PLATFORM_PLAYBACK.items()}
     return out
+
+
+def pyodide_version() -> str | None:
+    """The Pyodide version this runs in, or ``None`` natively."""
+    try:
+        import pyodide  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    version = getattr(pyodide, "__version__", None)
+    return str(version) if version is not None else None
+
+
+def cancellable(progress: PageProgress | None) -> Progress | None:
+    """Wrap the page's progress callback: when it returns ``True`` (the page asked to cancel
+    this request), raise :class:`~mixmaster.errors.CancelledError`, which stops the analysis
+    or the master at its next step."""
+    if progress is None:
+        return None
+
+    def report(stage: str, fraction: float) -> None:
+        if progress(stage, fraction) is True:
+            raise CancelledError("cancelled", "Cancelled: a newer change replaced this render.")
+
+    return report
 
 
 def error_dict(exc: BaseException) -> dict[str, str]:
@@ -362,21 +390,29 @@ class Session:
 
     Use :meth:`call`; each action takes a dict of plain values:
 
-    ``analyze``  ``{wav: bytes}`` or ``{channels: [float32 buffer, ...], sample_rate_hz}``
-                 -> ``{track: {...}, features: {...}}``
+    ``analyze``  ``{wav: bytes}`` or ``{channels: [float32 buffer, ...], sample_rate_hz}``,
+                 and ``input_sha256`` (of the file, for the recipe)
+                 -> ``{track, features, analysis, view}``
     ``decide``   ``{features, intent}`` -> ``{params, explanation}`` (the built-in rules)
-    ``master``   ``{params, intent?, bits?}`` -> ``{wav, bits, report, rows, headline}``
-    ``encode``   ``{bits}`` -> ``{wav, bits}`` (the last master again)
+    ``master``   ``{params, intent?, bits?}``
+                 -> ``{wav, bits, report, rows, headline, levels, platforms, view, recipe}``
+    ``encode``   ``{bits}`` -> the same as ``master``, for the last master at another depth
     ``describe`` ``{}`` -> :func:`describe`
+
+    The progress callback may return ``True`` to cancel the request (:func:`cancellable`).
     """
 
     def __init__(self) -> None:
         self.track: Track | None = None
         self.features: dict[str, Any] | None = None
         self.mastered: Mastered | None = None
+        self.input_sha256: str | None = None
 
     def call(
-        self, action: str, args: Mapping[str, Any] | None = None, progress: Progress | None = None
+        self,
+        action: str,
+        args: Mapping[str, Any] | None = None,
+        progress: PageProgress | None = None,
     ) -> dict[str, Any]:
         """Run one action; return ``{"result": ...}`` or ``{"error": {"code", "message"}}``."""
         handler = self._actions().get(action)
@@ -388,7 +424,7 @@ class Session:
                 }
             }
         try:
-            return {"result": handler(dict(args or {}), progress)}
+            return {"result": handler(dict(args or {}), cancellable(progress))}
         except Exception as exc:  # every failure becomes {code, message}, never a traceback
             return {"error": error_dict(exc)}
 
@@ -402,7 +438,7 @@ class Session:
         }
 
     def _analyze(self, args: dict[str, Any], progress: Progress | None) -> dict[str, Any]:
-        self.track = self.features = self.mastered = None
+        self.track = self.features = self.mastered = self.input_sha256 = None
         if args.get("wav") is not None:
             track = load_wav(args["wav"])
         elif args.get("channels") is not None:
@@ -411,7 +447,19 @@ class Session:
             raise InputError("no_audio", "No audio was given; send a WAV file or decoded channels.")
         features = analyze(track, progress)
         self.track, self.features = track, features
-        return {"track": track.info(), "features": features}
+        self.input_sha256 = _sha256_arg(args.get("input_sha256"))
+        view = {
+            "waveform": studio.waveform_envelope(track.audio),
+            "spectrum_dbfs": studio.spectrum_view(
+                features["third_octave_db"], features["rms_dbfs"]
+            ),
+        }
+        return {
+            "track": track.info(),
+            "features": features,
+            "analysis": studio.analysis_rows(features),
+            "view": view,
+        }
 
     def _decide(self, args: dict[str, Any], _progress: Progress | None) -> dict[str, Any]:
         return decide(args.get("features") or {}, args.get("intent") or {})
@@ -439,15 +487,36 @@ class Session:
             self.mastered = master(track, base, bits, progress, self.features)
         return self._reply(track, self.mastered)
 
-    @staticmethod
-    def _reply(track: Track, mastered: Mastered) -> dict[str, Any]:
+    def _reply(self, track: Track, mastered: Mastered) -> dict[str, Any]:
+        after = mastered.report["after"]
         return {
             "wav": encode(mastered),
             "bits": mastered.params.output.bits,
             "report": mastered.report,
             "rows": report_rows(track, mastered),
             "headline": headline(mastered),
+            "levels": studio.level_rows(mastered.report),
+            "platforms": studio.platform_playback(
+                after["integrated_lufs"], after["true_peak_dbtp"]
+            ),
+            "view": studio.measure_view(mastered.audio, mastered.sample_rate_hz),
+            "recipe": studio.recipe(
+                mastered.params,
+                input_sha256=self.input_sha256,
+                pyodide_version=pyodide_version(),
+                track=track.info(),
+            ),
         }
+
+
+def _sha256_arg(value: object) -> str | None:
+    """A lowercase hex SHA-256 digest, or ``None``; anything else is refused."""
+    if value is None:
+        return None
+    text = str(value)
+    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+        raise InputError("bad_sha256", "input_sha256 must be 64 lowercase hex digits.")
+    return text
 
 
 def _bits_arg(bits: object) -> str | None:
