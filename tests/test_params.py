@@ -12,13 +12,19 @@ import pytest
 
 from mixmaster.errors import ParamError
 from mixmaster.params import (
+    CURVE,
+    MATCH_ASPECTS,
+    MATCH_BAND_CENTRES_HZ,
     PLATFORM_TARGETS_LUFS,
     STAGES,
     STYLES,
     Intent,
     MasteringParams,
+    MatchAmounts,
     intent_from_dict,
     intent_to_dict,
+    match_amounts_from_dict,
+    match_amounts_to_dict,
     params_from_dict,
     params_json_schema,
     params_to_dict,
@@ -26,6 +32,8 @@ from mixmaster.params import (
 )
 
 ALL_FIELDS = [(s, f) for s in STAGES for f in dataclasses.fields(s)]
+TUNABLE = [s for s in STAGES if not s.COMPUTED]
+CURVES = [(s, f) for s, f in ALL_FIELDS if f.type == CURVE]
 NUMERIC_FIELDS = [
     (s, f) for s, f in ALL_FIELDS if f.type in ("float", "int") and f.metadata["choices"] is None
 ]
@@ -322,7 +330,7 @@ def test_describe_lists_every_stage_and_field_in_order() -> None:
         assert desc["label"] == stage.LABEL
         assert [f["name"] for f in desc["fields"]] == [f.name for f in dataclasses.fields(stage)]
         for fd, f in zip(desc["fields"], dataclasses.fields(stage), strict=True):
-            assert fd["default"] == f.default
+            assert fd["default"] == (list(f.default) if fd["type"] == "array" else f.default)
             assert fd["min"] == f.metadata["min"]
             assert fd["max"] == f.metadata["max"]
             assert fd["step"] == f.metadata["step"]
@@ -377,8 +385,8 @@ def test_schema_matches_the_dataclasses() -> None:
     json.dumps(schema)
     assert schema["type"] == "object"
     assert schema["additionalProperties"] is False
-    assert list(schema["properties"]) == [s.NAME for s in STAGES]
-    for stage in STAGES:
+    assert list(schema["properties"]) == [s.NAME for s in TUNABLE]
+    for stage in TUNABLE:
         sub = schema["properties"][stage.NAME]
         assert sub["type"] == "object"
         assert sub["additionalProperties"] is False
@@ -398,11 +406,22 @@ def test_schema_matches_the_dataclasses() -> None:
                 assert fs["maximum"] == f.metadata["max"]
 
 
+def _tunable_dict(p: MasteringParams) -> dict[str, Any]:
+    return {k: v for k, v in params_to_dict(p).items() if k in {s.NAME for s in TUNABLE}}
+
+
 def test_defaults_and_changes_are_valid_under_the_schema() -> None:
     schema = params_json_schema()
-    assert _validate(params_to_dict(MasteringParams()), schema) == []
+    assert _validate(_tunable_dict(MasteringParams()), schema) == []
     p = with_changes(MasteringParams(), eq={"tilt_db_per_oct": 3.0}, output={"bits": "32f"})
-    assert _validate(params_to_dict(p), schema) == []
+    assert _validate(_tunable_dict(p), schema) == []
+
+
+def test_computed_stages_are_not_offered_to_claude() -> None:
+    """The reference match comes from two analyses; Claude's schema does not offer it."""
+    assert [s.NAME for s in STAGES if s.COMPUTED] == ["match"]
+    assert "match" not in params_json_schema()["properties"]
+    assert _validate({"match": {"amount": 1.0}}, params_json_schema()) != []
 
 
 @pytest.mark.parametrize(
@@ -490,3 +509,87 @@ def test_intent_rejects_non_mapping() -> None:
         intent_from_dict("spotify")  # type: ignore[arg-type]
     assert err.value.code == "bad_type"
     assert err.value.field == "intent"
+
+
+# --- curve fields (the reference match) --------------------------------------------------------
+
+
+def test_curve_fields_round_trip_through_json() -> None:
+    curve = [round(0.5 * k - 7.0, 2) for k in range(len(MATCH_BAND_CENTRES_HZ))]
+    p = with_changes(MasteringParams(), match={"mid_db": curve, "side_db": curve[::-1]})
+    assert p.match.mid_db == tuple(curve)
+    assert isinstance(p.match.mid_db, tuple)
+    q = params_from_dict(json.loads(json.dumps(params_to_dict(p))))
+    assert q == p
+
+
+@pytest.mark.parametrize(("stage", "field"), CURVES, ids=[f"{s.NAME}.{f.name}" for s, f in CURVES])
+@pytest.mark.parametrize(
+    ("value", "code", "where"),
+    [
+        ([0.0] * 30, "bad_length", ""),
+        ("flat", "bad_type", ""),
+        (1.0, "bad_type", ""),
+        ([0.0] * 5 + [99.0] + [0.0] * 25, "out_of_range", "[5]"),
+        ([0.0] * 30 + [math.nan], "not_finite", "[30]"),
+        ([True] + [0.0] * 30, "bad_type", "[0]"),
+    ],
+)
+def test_bad_curves_name_the_field_and_item(
+    stage: type, field: dataclasses.Field[Any], value: object, code: str, where: str
+) -> None:
+    name: str = stage.NAME  # type: ignore[attr-defined]
+    with pytest.raises(ParamError) as err:
+        params_from_dict({name: {field.name: value}})
+    assert err.value.code == code
+    assert err.value.field == f"{name}.{field.name}{where}"
+
+
+def test_clamp_clamps_each_curve_value() -> None:
+    curve = [-100.0, 100.0] + [1.5] * 29
+    p = params_from_dict({"match": {"mid_db": curve}}, clamp=True)
+    hi = dict(dataclasses.fields(type(p.match))[1].metadata)["max"]
+    assert p.match.mid_db[:3] == (-hi, hi, 1.5)
+
+
+def test_describe_gives_curves_as_arrays_and_the_match_aspects() -> None:
+    d = describe_json()
+    match = next(s for s in d["stages"] if s["name"] == "match")
+    assert match["computed"] is True
+    assert all(not s["computed"] for s in d["stages"] if s["name"] != "match")
+    mid = next(f for f in match["fields"] if f["name"] == "mid_db")
+    assert (mid["type"], mid["length"], mid["unit"]) == ("array", 31, "dB")
+    assert len(d["match_band_centres_hz"]) == 31
+    assert d["match_band_centres_hz"][17] == 1000.0
+    assert list(d["match_amounts"]) == ["spectrum", "loudness", "width", "dynamics"]
+    for meta in d["match_amounts"].values():
+        assert (meta["min"], meta["max"], meta["default"]) == (0.0, 1.0, 1.0)
+        assert meta["label"] and meta["doc"].endswith(".")
+
+
+# --- match amounts -----------------------------------------------------------------------------
+
+
+def test_match_amounts_default_to_full_and_round_trip() -> None:
+    assert match_amounts_from_dict({}) == MatchAmounts(1.0, 1.0, 1.0, 1.0)
+    a = match_amounts_from_dict({"width": 0.5, "dynamics": 0})
+    assert a == MatchAmounts(spectrum=1.0, loudness=1.0, width=0.5, dynamics=0.0)
+    assert match_amounts_from_dict(json.loads(json.dumps(match_amounts_to_dict(a)))) == a
+    assert list(match_amounts_to_dict(a)) == list(MATCH_ASPECTS)
+
+
+@pytest.mark.parametrize(
+    ("d", "code", "field"),
+    [
+        ({"tone": 1.0}, "unknown_field", "match_amounts.tone"),
+        ({"width": 1.5}, "out_of_range", "match_amounts.width"),
+        ({"width": -0.1}, "out_of_range", "match_amounts.width"),
+        ({"spectrum": "all"}, "bad_type", "match_amounts.spectrum"),
+        ({"loudness": math.inf}, "not_finite", "match_amounts.loudness"),
+    ],
+)
+def test_match_amount_errors_name_the_aspect(d: dict[str, Any], code: str, field: str) -> None:
+    with pytest.raises(ParamError) as err:
+        match_amounts_from_dict(d)
+    assert (err.value.code, err.value.field) == (code, field)
+    assert field.split(".")[1] in err.value.message

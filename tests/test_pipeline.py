@@ -20,7 +20,14 @@ from mixmaster import pipeline
 from mixmaster.analyze import analyze
 from mixmaster.errors import CancelledError, InputError
 from mixmaster.loudness import integrated_loudness
-from mixmaster.params import MasteringParams, with_changes
+from mixmaster.matching import apply_match
+from mixmaster.params import (
+    MasteringParams,
+    MatchParams,
+    params_from_dict,
+    params_to_dict,
+    with_changes,
+)
 from mixmaster.pipeline import master, prelimiter
 from mixmaster.truepeak import true_peak_dbtp
 from mixmaster.wavio import read_wav, write_wav
@@ -319,6 +326,7 @@ def test_report_is_complete_json() -> None:
     assert [s["name"] for s in d["stages"]] == [
         "highpass",
         "eq",
+        "match",
         "compressor",
         "stereo",
         "saturation",
@@ -422,3 +430,20 @@ def test_levels_from_the_feature_json_match_the_pipeline_measurement() -> None:
     silent = pipeline.LevelReport.from_features(analyze(signals.silence(1.0, fs), fs).to_json())
     assert silent.integrated_lufs == -math.inf
     assert silent.true_peak_dbtp == -math.inf
+
+
+def test_match_stage_runs_in_the_chain_and_its_recipe_reproduces_the_master() -> None:
+    fs = 44_100
+    x = signals.programme(4.0, fs)
+    curve = [round(3.0 * math.sin(0.4 * k), 2) for k in range(31)]
+    p = _params(match={"mid_db": curve, "side_db": [-v for v in curve]})
+    pre = prelimiter(x, fs, with_changes(NEUTRAL, match={"mid_db": curve, "side_db": curve}))
+    flat_side = MatchParams(mid_db=tuple(curve), side_db=tuple(curve))
+    np.testing.assert_allclose(pre, apply_match(x, fs, flat_side), atol=1e-6)
+    first = master(x, fs, p)
+    recipe = params_from_dict(json.loads(json.dumps(params_to_dict(p))))
+    again = master(x, fs, recipe)
+    np.testing.assert_array_equal(first.audio, again.audio)
+    stage = next(s for s in first.report.stages if s.name == "match")
+    assert stage.active and stage.stats["taps"] > 0
+    assert stage.stats["mid_db"] == pytest.approx(curve)

@@ -291,10 +291,16 @@ def _load_params_file(path: str) -> dict[str, Any]:
 
 
 def _is_full_recipe(d: dict[str, Any]) -> bool:
-    """Whether ``d`` sets every field of every stage (then no decision is needed)."""
+    """Whether ``d`` sets every field of every stage (then no decision is needed).
+
+    Computed stages (the reference match) may be missing: they are then off, as in recipes
+    written before they existed.
+    """
     from mixmaster.params import STAGES
 
     for stage in STAGES:
+        if stage.COMPUTED and stage.NAME not in d:
+            continue
         given = d.get(stage.NAME)
         if not isinstance(given, dict):
             return False

@@ -21,7 +21,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, cast
 
 from mixmaster.errors import ParamError
 
@@ -71,6 +71,7 @@ def spec(
     return field(
         default=default,
         metadata={
+            "length": None,
             "label": label,
             "doc": doc,
             "unit": unit,
@@ -87,6 +88,70 @@ def _amount(doc: str) -> Any:
     return spec(1.0, "Amount", doc, unit="", min_value=0.0, max_value=1.0, step=0.01)
 
 
+CURVE: Final = "tuple[float, ...]"
+"""The annotation (as a string) of a curve field: a fixed number of numbers, one per band."""
+
+
+def curve_spec(
+    length: int,
+    label: str,
+    doc: str,
+    *,
+    unit: str,
+    min_value: float,
+    max_value: float,
+    step: float,
+) -> Any:
+    """Declare a curve field: ``length`` numbers (all 0 by default), each within the range."""
+    return field(
+        default=(0.0,) * length,
+        metadata={
+            "length": length,
+            "label": label,
+            "doc": doc,
+            "unit": unit,
+            "min": min_value,
+            "max": max_value,
+            "step": step,
+            "choices": None,
+            "expert": True,
+        },
+    )
+
+
+def _check_curve(path: str, value: object, f: dataclasses.Field[Any]) -> None:
+    """Raise :class:`ParamError` unless ``value`` is a list of ``length`` numbers in range."""
+    length = f.metadata["length"]
+    if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
+        raise ParamError(
+            "bad_type", f"{path} must be a list of {length} numbers; got {value!r:.60}.", field=path
+        )
+    if len(value) != length:
+        raise ParamError(
+            "bad_length", f"{path} has {len(value)} values; accepted: exactly {length}.", field=path
+        )
+    for i, item in enumerate(value):
+        _check_number(f"{path}[{i}]", item, f)
+
+
+def _check_number(path: str, value: object, f: dataclasses.Field[Any]) -> None:
+    meta = f.metadata
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ParamError("bad_type", f"{path} must be a number; got {value!r}.", field=path)
+    if not math.isfinite(value):
+        raise ParamError(
+            "not_finite", f"{path} must be a finite number; got {value!r}.", field=path
+        )
+    lo, hi = meta["min"], meta["max"]
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        unit = f" {meta['unit']}" if meta["unit"] else ""
+        raise ParamError(
+            "out_of_range",
+            f"{path} is {value!r}{unit}; the allowed range is {lo} to {hi}{unit}.",
+            field=path,
+        )
+
+
 def _check_value(path: str, value: object, f: dataclasses.Field[Any]) -> None:
     """Raise :class:`ParamError` unless ``value`` suits the field's type and range."""
     meta = f.metadata
@@ -101,6 +166,9 @@ def _check_value(path: str, value: object, f: dataclasses.Field[Any]) -> None:
         if not isinstance(value, str) or value not in meta["choices"]:
             options = ", ".join(repr(c) for c in meta["choices"])
             raise ParamError("bad_choice", f"{path} is {value!r}; accepted: {options}.", field=path)
+        return
+    if kind == CURVE:
+        _check_curve(path, value, f)
         return
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ParamError("bad_type", f"{path} must be a number; got {value!r}.", field=path)
@@ -129,12 +197,17 @@ class Stage:
 
     NAME: ClassVar[str] = ""
     LABEL: ClassVar[str] = ""
+    COMPUTED: ClassVar[bool] = False
+    """A computed stage is set by an analysis (e.g. reference matching), not by a person or
+    Claude: it is left out of :func:`params_json_schema`, and recipes without it are complete."""
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             _check_value(f"{self.NAME}.{f.name}", value, f)
-            if f.type == "float" and not isinstance(value, float):
+            if f.type == CURVE:
+                object.__setattr__(self, f.name, tuple(float(v) for v in value))
+            elif f.type == "float" and not isinstance(value, float):
                 # JSON's 3 and 3.0 are one value: store floats as floats, so recipes round-trip.
                 object.__setattr__(self, f.name, float(value))
             elif f.type == "int" and not isinstance(value, int):
@@ -357,6 +430,51 @@ class EqParams(Stage):
         _require_order(
             self.NAME, ("low_shelf_hz", "high_shelf_hz"), (self.low_shelf_hz, self.high_shelf_hz)
         )
+
+
+MATCH_BAND_CENTRES_HZ: Final[tuple[float, ...]] = tuple(
+    1000.0 * 2.0 ** (n / 3.0) for n in range(-17, 14)
+)
+"""Exact base-2 ⅓-octave centres (IEC 61260-1), 20 Hz ... 20 kHz: the bands of the feature JSON's
+``third_octave_db`` and of the reference-match curves."""
+
+MAX_MATCH_DB: Final = 18.0
+"""Largest boost or cut a reference-match curve may hold at any band."""
+
+
+def _match_curve(which: str) -> Any:
+    return curve_spec(
+        len(MATCH_BAND_CENTRES_HZ),
+        f"{which.capitalize()} match curve",
+        f"Gain of the {which} signal at each ⅓-octave centre, 20 Hz to 20 kHz (smoothed, "
+        "interpolated between centres).",
+        unit="dB",
+        min_value=-MAX_MATCH_DB,
+        max_value=MAX_MATCH_DB,
+        step=0.01,
+    )
+
+
+@dataclass(frozen=True)
+class MatchParams(Stage):
+    """Reference-match EQ: a smoothed ⅓-octave gain curve for the mid and one for the side.
+
+    Computed from the feature JSONs of the mix and a reference (:mod:`mixmaster.reference`),
+    not chosen by hand or by Claude. ``amount`` scales both curves in dB (0 = flat). Mono
+    input gets the mid curve; so does every channel of input with more than two channels.
+    """
+
+    NAME: ClassVar[str] = "match"
+    LABEL: ClassVar[str] = "Reference match"
+    COMPUTED: ClassVar[bool] = True
+    amount: float = _amount("Scales both match curves (0 = flat, 1 = as computed).")
+    mid_db: tuple[float, ...] = _match_curve("mid")
+    side_db: tuple[float, ...] = _match_curve("side")
+
+    @property
+    def active(self) -> bool:
+        """Whether the stage changes anything (a non-zero amount and a non-zero curve)."""
+        return self.amount > 0.0 and any(v != 0.0 for v in (*self.mid_db, *self.side_db))
 
 
 _BAND_WHERE: Final[Mapping[int, str]] = MappingProxyType(
@@ -767,6 +885,7 @@ class OutputParams(Stage):
 STAGES: Final[tuple[type[Stage], ...]] = (
     HighpassParams,
     EqParams,
+    MatchParams,
     CompressorParams,
     StereoParams,
     SaturationParams,
@@ -782,6 +901,7 @@ class MasteringParams:
 
     highpass: HighpassParams = field(default_factory=HighpassParams)
     eq: EqParams = field(default_factory=EqParams)
+    match: MatchParams = field(default_factory=MatchParams)
     compressor: CompressorParams = field(default_factory=CompressorParams)
     stereo: StereoParams = field(default_factory=StereoParams)
     saturation: SaturationParams = field(default_factory=SaturationParams)
@@ -926,9 +1046,92 @@ def intent_to_dict(intent: Intent) -> dict[str, object]:
     return dataclasses.asdict(intent)
 
 
+_MATCH_ASPECT_DOCS: Final = (
+    (
+        "spectrum",
+        "Tone",
+        "How closely the tonal balance follows the reference (smoothed, mid and side).",
+    ),
+    (
+        "loudness",
+        "Loudness",
+        "How far the target loudness moves from the intent's toward the reference's.",
+    ),
+    (
+        "width",
+        "Width",
+        "How closely the stereo width (side to mid, per band) follows the reference.",
+    ),
+    (
+        "dynamics",
+        "Dynamics",
+        "How far compression and limiting move the crest factor toward the reference.",
+    ),
+)
+MATCH_ASPECTS: Final[Mapping[str, Mapping[str, Any]]] = MappingProxyType(
+    {
+        name: MappingProxyType(
+            {
+                "label": label,
+                "doc": doc,
+                "unit": "",
+                "min": 0.0,
+                "max": 1.0,
+                "step": 0.01,
+                "default": 1.0,
+            }
+        )
+        for name, label, doc in _MATCH_ASPECT_DOCS
+    }
+)
+"""The aspects of a reference that can be matched, each with an amount from 0 to 1."""
+
+
+@dataclass(frozen=True)
+class MatchAmounts:
+    """How much of each aspect of a reference to match: 0 = the rules decide it as without a
+    reference, 1 = match the reference fully (see :func:`mixmaster.reference.decide_reference`).
+    """
+
+    spectrum: float = 1.0
+    loudness: float = 1.0
+    width: float = 1.0
+    dynamics: float = 1.0
+
+
+def match_amounts_from_dict(d: Mapping[str, object]) -> MatchAmounts:
+    """Build :class:`MatchAmounts` from ``{aspect: amount}``; missing aspects are 1.
+
+    Raises
+    ------
+    ParamError
+        ``unknown_field``, ``bad_type``, ``not_finite`` or ``out_of_range``, with ``field``
+        ``match_amounts.<aspect>``.
+    """
+    if not isinstance(d, Mapping):
+        raise ParamError("bad_type", "match_amounts must be a JSON object.", field="match_amounts")
+    values: dict[str, float] = {}
+    for key, value in d.items():
+        if key not in MATCH_ASPECTS:
+            raise ParamError(
+                "unknown_field",
+                f"match_amounts.{key} is not a known aspect; accepted: {', '.join(MATCH_ASPECTS)}.",
+                field=f"match_amounts.{key}",
+            )
+        values[key] = _number(f"match_amounts.{key}", value, 0.0, 1.0, "")
+    return MatchAmounts(**values)
+
+
+def match_amounts_to_dict(amounts: MatchAmounts) -> dict[str, float]:
+    """The JSON form of :class:`MatchAmounts` (the inverse of :func:`match_amounts_from_dict`)."""
+    return dataclasses.asdict(amounts)
+
+
 def _clamped(value: object, f: dataclasses.Field[Any]) -> object:
     """Clamp a finite number into the field's range; anything else is returned unchanged."""
     lo, hi = f.metadata["min"], f.metadata["max"]
+    if f.type == CURVE and isinstance(value, list | tuple):
+        return [_clamped(v, f) if not isinstance(v, list | tuple) else v for v in value]
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return value
     if f.type == "int":
@@ -1005,8 +1208,14 @@ def params_from_dict(
 
 
 def params_to_dict(p: MasteringParams) -> dict[str, dict[str, Any]]:
-    """The nested JSON form of ``p`` (the inverse of :func:`params_from_dict`)."""
-    return {s.NAME: dataclasses.asdict(getattr(p, s.NAME)) for s in STAGES}
+    """The nested JSON form of ``p`` (the inverse of :func:`params_from_dict`); curves as lists."""
+    return {
+        s.NAME: {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in dataclasses.asdict(getattr(p, s.NAME)).items()
+        }
+        for s in STAGES
+    }
 
 
 def with_changes(p: MasteringParams, **stages: Mapping[str, object]) -> MasteringParams:
@@ -1017,29 +1226,38 @@ def with_changes(p: MasteringParams, **stages: Mapping[str, object]) -> Masterin
     return params_from_dict(stages, base=p)
 
 
+_TYPE_NAMES: Final[Mapping[str, str]] = MappingProxyType(
+    {"float": "number", "int": "integer", "str": "string", "bool": "boolean", CURVE: "array"}
+)
+
+
 def _field_description(f: dataclasses.Field[Any]) -> dict[str, Any]:
     meta = f.metadata
-    return {
+    out = {
         "name": f.name,
         "label": meta["label"],
         "doc": meta["doc"],
         "unit": meta["unit"],
-        "type": {"float": "number", "int": "integer", "str": "string", "bool": "boolean"}[
-            str(f.type)
-        ],
-        "default": f.default,
+        "type": _TYPE_NAMES[str(f.type)],
+        "default": list(cast("tuple[float, ...]", f.default)) if f.type == CURVE else f.default,
         "min": meta["min"],
         "max": meta["max"],
         "step": meta["step"],
         "choices": list(meta["choices"]) if meta["choices"] is not None else None,
         "expert": meta["expert"],
     }
+    if f.type == CURVE:  # min, max and step apply to each value
+        out["length"] = meta["length"]
+    return out
 
 
 def describe() -> dict[str, Any]:
     """Describe every parameter for the UI: label, unit, default, range, step, choices, expert.
 
     The page builds its controls from this; there is no second copy of the list in JavaScript.
+    A ``computed`` stage (the reference match) is set from analyses, not by a control; its
+    curve fields are arrays (``type`` ``"array"``, ``length`` values, ``min``/``max`` each) over
+    ``match_band_centres_hz``. ``match_amounts`` describes the reference-matching aspects.
     """
     return {
         "stages": [
@@ -1047,11 +1265,16 @@ def describe() -> dict[str, Any]:
                 "name": s.NAME,
                 "label": s.LABEL,
                 "doc": (s.__doc__ or "").strip().split("\n")[0],
+                "computed": s.COMPUTED,
                 "fields": [_field_description(f) for f in dataclasses.fields(s)],
             }
             for s in STAGES
         ],
         "intent": {name: dict(meta) | {"name": name} for name, meta in INTENT_FIELDS.items()},
+        "match_amounts": {
+            name: dict(meta) | {"name": name} for name, meta in MATCH_ASPECTS.items()
+        },
+        "match_band_centres_hz": [round(f_hz, 2) for f_hz in MATCH_BAND_CENTRES_HZ],
         "platforms": dict(PLATFORM_TARGETS_LUFS),
         "styles": list(STYLES),
     }
@@ -1078,7 +1301,8 @@ def params_json_schema() -> dict[str, Any]:
     """JSON Schema (draft 2020-12) of the nested params object, generated from the dataclasses.
 
     Every stage and field is optional (missing values keep the base decision); no other keys are
-    allowed.
+    allowed. Computed stages (:attr:`Stage.COMPUTED`, the reference match) are left out: they
+    come from analyses, so Claude does not set them.
     """
     return {
         "type": "object",
@@ -1091,5 +1315,6 @@ def params_json_schema() -> dict[str, Any]:
                 "properties": {f.name: _field_schema(f) for f in dataclasses.fields(s)},
             }
             for s in STAGES
+            if not s.COMPUTED
         },
     }

@@ -2,7 +2,8 @@
 
 ``master(x, sample_rate_hz, params)`` runs, in signal-path order,
 
-1. the **pre-limiter chain** -- subsonic high-pass, EQ, multiband compressor, stereo image,
+1. the **pre-limiter chain** -- subsonic high-pass, EQ, reference match (a linear-phase FIR
+   per mid and side, :mod:`mixmaster.matching`), multiband compressor, stereo image,
    saturation -- chunk by chunk (:data:`CHUNK_SAMPLES`), into one float32 buffer, while a
    streaming BS.1770 meter measures that signal's integrated loudness ``L_pre``; a stage whose
    ``amount`` is 0 is skipped entirely, so neutral settings null against the input;
@@ -55,6 +56,7 @@ from mixmaster.errors import InputError
 from mixmaster.highpass import HighpassProcessor, highpass_sos
 from mixmaster.limiter import LimiterProcessor
 from mixmaster.loudness import LoudnessMeasurement, LoudnessMeter
+from mixmaster.matching import MatchProcessor
 from mixmaster.params import MasteringParams
 from mixmaster.processor import Processor
 from mixmaster.saturation import SaturationProcessor
@@ -322,8 +324,9 @@ class _Stage:
 def _chain(fs: int, channels: int, params: MasteringParams) -> list[_Stage]:
     """The pre-limiter processors in signal-path order.
 
-    A stage whose ``amount`` is 0 is skipped. A full-wet high-pass (amount 1) ahead of an active
-    EQ is cascaded into the EQ's filter pass (same result, one pass over the audio fewer).
+    A stage whose ``amount`` is 0 (or a flat match) is skipped. A full-wet high-pass (amount 1)
+    ahead of an active EQ is cascaded into the EQ's filter pass (same result, one pass over the
+    audio fewer).
     """
     hp, eq = params.highpass, params.eq
     stages: list[_Stage] = []
@@ -337,6 +340,8 @@ def _chain(fs: int, channels: int, params: MasteringParams) -> list[_Stage]:
             _Stage("highpass", HighpassProcessor(fs, channels, hp) if hp.amount else None)
         )
         stages.append(_Stage("eq", EqProcessor(fs, channels, eq) if eq.amount else None))
+    match = params.match
+    stages.append(_Stage("match", MatchProcessor(fs, channels, match) if match.active else None))
     for name, make in (
         ("compressor", CompressorProcessor),
         ("stereo", StereoProcessor),
@@ -420,7 +425,7 @@ def prelimiter(
     *,
     chunk_samples: int = CHUNK_SAMPLES,
 ) -> npt.NDArray[np.float32]:
-    """The pre-limiter chain alone (high-pass, EQ, compressor, stereo, saturation), float32.
+    """The pre-limiter chain alone (high-pass, EQ, match, compressor, stereo, saturation), float32.
 
     This is exactly the signal :func:`master` feeds to loudness targeting. Stages with
     ``amount`` 0 are skipped, so all-zero amounts return the input (as float32).
