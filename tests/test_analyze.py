@@ -264,7 +264,7 @@ def _delete(key: str) -> Callable[[dict[str, Any]], None]:
     [
         (_delete("integrated_lufs"), "missing_field", "integrated_lufs"),
         (_set("file_name", "song.wav"), "unknown_field", "file_name"),
-        (_set("schema_version", 2), "bad_choice", "schema_version"),
+        (_set("schema_version", 1), "bad_choice", "schema_version"),
         (_set("schema_version", True), "bad_choice", "schema_version"),
         (_set("channels", 2.5), "bad_type", "channels"),
         (_set("channels", 9), "out_of_range", "channels"),

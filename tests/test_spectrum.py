@@ -164,3 +164,48 @@ def test_bad_input_raises_input_error(x: np.ndarray, fs: int, code: str) -> None
     with pytest.raises(InputError) as info:
         sp.measure_spectrum(x, fs)
     assert info.value.code == code
+
+
+@pytest.mark.parametrize("fs", [44_100, 48_000])
+@pytest.mark.parametrize(
+    ("layout", "mid_offset_db", "side_offset_db"),
+    [("same", 0.0, None), ("inverted", None, 0.0), ("independent", -3.01, -3.01)],
+)
+def test_mid_and_side_levels(
+    fs: int, layout: str, mid_offset_db: float | None, side_offset_db: float | None
+) -> None:
+    """L = R is all mid, L = -R all side, independent noise splits evenly (-3 dB each)."""
+    noise = pink_noise(-20.0, 4.0, fs, channels=2, seed=3)
+    x = {
+        "same": np.stack([noise[0], noise[0]]),
+        "inverted": np.stack([noise[0], -noise[0]]),
+        "independent": noise,
+    }[layout]
+    m = sp.measure_spectrum(x, fs)
+    total = np.asarray(m.third_octave_db)
+    centres = sp.THIRD_OCTAVE_EXACT_CENTRES_HZ
+    use = (centres > 150.0) & (centres < 16_000.0)  # enough bins for a steady noise reading
+    for levels, offset in (
+        (m.mid_third_octave_db, mid_offset_db),
+        (m.side_third_octave_db, side_offset_db),
+    ):
+        got = np.asarray(levels)
+        if offset is None:
+            assert np.all(got[use] == sp.BAND_LEVEL_FLOOR_DB)
+        else:
+            # Random noise: the split is even on average, band by band within its variance.
+            assert np.mean(got[use] - total[use]) == pytest.approx(offset, abs=0.15)
+            np.testing.assert_allclose(got[use], total[use] + offset, atol=1.0)
+    # Mid and side energies sum to the L/R mean in every band.
+    both = 10 ** (np.asarray(m.mid_third_octave_db) / 10) + 10 ** (
+        np.asarray(m.side_third_octave_db) / 10
+    )
+    np.testing.assert_allclose(10 * np.log10(both[use]), total[use], atol=0.01)
+
+
+def test_mono_has_no_side_and_silence_no_levels() -> None:
+    m = sp.measure_spectrum(pink_noise(-20.0, 2.0, 48_000, channels=1), 48_000)
+    np.testing.assert_allclose(m.mid_third_octave_db, m.third_octave_db, atol=1e-9)
+    assert set(m.side_third_octave_db) == {sp.BAND_LEVEL_FLOOR_DB}
+    quiet = sp.measure_spectrum(silence(1.0, 48_000), 48_000)
+    assert all(v == -math.inf for v in quiet.mid_third_octave_db + quiet.side_third_octave_db)

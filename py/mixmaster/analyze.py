@@ -41,7 +41,7 @@ from mixmaster.tempo import estimate_tempo
 from mixmaster.truepeak import true_peak_lin
 from mixmaster.units import lin_to_db, power_to_db
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA_FILE = "features.schema.json"
 
 LEVEL_FLOOR_DB = -200.0
@@ -89,6 +89,8 @@ class Analysis:
     band_correlation: tuple[float, ...]
     band_width: tuple[float, ...]
     third_octave_db: tuple[float, ...]
+    mid_third_octave_db: tuple[float, ...]
+    side_third_octave_db: tuple[float, ...]
     spectral_tilt_db_per_oct: float
     spectral_centroid_hz: float
     tempo_bpm: float
@@ -131,6 +133,8 @@ _DECIMALS: dict[str, int] = {
     "band_correlation": 3,
     "band_width": 3,
     "third_octave_db": 2,
+    "mid_third_octave_db": 2,
+    "side_third_octave_db": 2,
     "spectral_tilt_db_per_oct": 2,
     "spectral_centroid_hz": 1,
     "tempo_bpm": 1,
@@ -283,6 +287,8 @@ def analyze(
         band_correlation=image.band_correlation,
         band_width=image.band_width,
         third_octave_db=spec.third_octave_db,
+        mid_third_octave_db=spec.mid_third_octave_db,
+        side_third_octave_db=spec.side_third_octave_db,
         spectral_tilt_db_per_oct=spec.spectral_tilt_db_per_oct,
         spectral_centroid_hz=spec.spectral_centroid_hz,
         tempo_bpm=tempo.tempo_bpm,

@@ -102,6 +102,9 @@ class SpectrumMeasurement:
         of the measured bands' energies (so their energies add up to 0 dB), floored at
         :data:`BAND_LEVEL_FLOOR_DB`. ``nan`` for a band whose centre is at or above Nyquist,
         ``-inf`` for every band when the input is silent.
+    mid_third_octave_db, side_third_octave_db
+        The same bands for the mid ``M = (L + R) / 2`` and the side ``S = (L - R) / 2`` of
+        channels 0 and 1 (:func:`mid_side_levels_db`).
     spectral_tilt_db_per_oct
         Least-squares slope of the band levels against log2(frequency) over the 50 Hz-16 kHz
         bands below Nyquist: 0 for pink noise, +3.01 for white noise. ``nan`` for silence.
@@ -111,6 +114,8 @@ class SpectrumMeasurement:
     """
 
     third_octave_db: tuple[float, ...]
+    mid_third_octave_db: tuple[float, ...]
+    side_third_octave_db: tuple[float, ...]
     spectral_tilt_db_per_oct: float
     spectral_centroid_hz: float
 
@@ -322,6 +327,59 @@ def third_octave_levels_db(spectra: LongTermSpectra) -> FloatArray:
     return levels
 
 
+def _relative_levels_db(
+    energies: list[FloatArray], measured: npt.NDArray[np.bool_]
+) -> list[FloatArray]:
+    """Each band energy in dB relative to the sum of all ``energies`` over the measured bands."""
+    total = float(sum(np.sum(e[measured]) for e in energies))
+    out = []
+    for energy in energies:
+        levels = np.full(len(ISO_THIRD_OCTAVE_CENTRES_HZ), np.nan)
+        if total <= 0.0:
+            levels[measured] = -np.inf
+        else:
+            with np.errstate(divide="ignore"):
+                rel_db = 10.0 * np.log10(energy[measured] / total)
+            levels[measured] = np.maximum(rel_db, BAND_LEVEL_FLOOR_DB)
+        out.append(levels)
+    return out
+
+
+def mid_side_levels_db(spectra: LongTermSpectra) -> tuple[FloatArray, FloatArray]:
+    """⅓-octave levels of the mid and the side of channels 0 and 1, relative to their sum.
+
+    ``P_M = (P_L + P_R + 2 C) / 4`` and ``P_S = (P_L + P_R - 2 C) / 4`` from the long-term
+    spectra (``C`` the co-spectrum), so no second pass over the audio. Both are in dB relative
+    to the summed mid and side energy of the measured bands (for stereo, that sum is the mean of
+    the L and R energies), floored at :data:`BAND_LEVEL_FLOOR_DB`; ``nan`` above Nyquist as in
+    :func:`third_octave_levels_db`; ``-inf`` for silence. Mono input has no side: every side
+    band reads the floor.
+
+    Returns
+    -------
+    tuple
+        ``(mid_levels_db, side_levels_db)``, 31 values each.
+    """
+    nyquist_hz = spectra.sample_rate_hz / 2.0
+    measured = nyquist_hz > THIRD_OCTAVE_EXACT_CENTRES_HZ
+    upper = np.minimum(THIRD_OCTAVE_UPPER_HZ, nyquist_hz)
+    both = spectra.power_left + spectra.power_right
+    energies = [
+        np.maximum(
+            band_energies(
+                0.25 * (both + sign * 2.0 * spectra.cross_real),
+                spectra.bin_width_hz,
+                THIRD_OCTAVE_LOWER_HZ,
+                upper,
+            ),
+            0.0,
+        )
+        for sign in (1.0, -1.0)
+    ]
+    mid, side = _relative_levels_db(energies, measured)
+    return mid, side
+
+
 def spectral_tilt_db_per_oct(levels_db: npt.ArrayLike) -> float:
     """Least-squares slope of ⅓-octave levels against octaves, over the 50 Hz-16 kHz bands.
 
@@ -401,8 +459,11 @@ def measure_spectrum(
     if spectra is None:
         spectra = long_term_spectra(x, sample_rate_hz, check_finite=check_finite)
     levels = third_octave_levels_db(spectra)
+    mid, side = mid_side_levels_db(spectra)
     return SpectrumMeasurement(
         third_octave_db=tuple(float(v) for v in levels),
+        mid_third_octave_db=tuple(float(v) for v in mid),
+        side_third_octave_db=tuple(float(v) for v in side),
         spectral_tilt_db_per_oct=spectral_tilt_db_per_oct(levels),
         spectral_centroid_hz=spectral_centroid_hz(spectra),
     )
