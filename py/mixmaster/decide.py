@@ -411,6 +411,39 @@ def _band_share_db(bands_db: list[float | None], lo_hz: float, hi_hz: float) -> 
     return 10.0 * math.log10(total) if total > 0.0 else None
 
 
+def compressor_settings(
+    rms_dbfs: float, bands_db: Sequence[float | None], style_name: str, ratio: float
+) -> dict[str, Any]:
+    """The rules' three-band compressor at ``ratio`` (amount 1), for a mix of ``rms_dbfs``.
+
+    Each band's threshold sits the style's offset above that band's RMS level (the track's RMS
+    plus the band's share of the ⅓-octave energy ``bands_db``); attack, release and knee are
+    the style's (:data:`STYLE_DYNAMICS`). Shared with :mod:`mixmaster.reference`.
+    """
+    style = STYLE_DYNAMICS[style_name]
+    d: dict[str, Any] = {
+        "amount": 1.0,
+        "bands": 3,
+        "crossover_low_hz": 120.0,
+        "crossover_high_hz": 5000.0,
+        "knee_db": style.knee_db,
+    }
+    levels = list(bands_db)
+    for n, (lo_hz, hi_hz) in enumerate(((0.0, 120.0), (120.0, 5000.0), (5000.0, 1e6)), start=1):
+        share_db = _band_share_db(levels, lo_hz, hi_hz)
+        band_rms_db = rms_dbfs + (share_db if share_db is not None else 0.0)
+        d |= {
+            f"band{n}_threshold_db": round(
+                _clip(band_rms_db + style.threshold_offset_db, -60, 0), 1
+            ),
+            f"band{n}_ratio": ratio,
+            f"band{n}_attack_ms": style.attack_ms[n - 1],
+            f"band{n}_release_ms": style.release_ms[n - 1],
+            f"band{n}_makeup_db": 0.0,
+        }
+    return d
+
+
 def _compression(
     features: Mapping[str, object], bands_db: list[float | None], intent: Intent
 ) -> tuple[dict[str, Any], list[str]]:
@@ -429,25 +462,8 @@ def _compression(
             f"{_fmt(lra_lu)} LU), so it gets no further compression."
         ]
     ratio = round(1.0 + dynamics * (style.max_ratio - 1.0), 2)
-    d: dict[str, Any] = {
-        "amount": round(0.5 + 0.5 * intent.intensity, 2),
-        "bands": 3,
-        "crossover_low_hz": 120.0,
-        "crossover_high_hz": 5000.0,
-        "knee_db": style.knee_db,
-    }
-    for n, (lo_hz, hi_hz) in enumerate(((0.0, 120.0), (120.0, 5000.0), (5000.0, 1e6)), start=1):
-        share_db = _band_share_db(bands_db, lo_hz, hi_hz)
-        band_rms_db = rms_dbfs + (share_db if share_db is not None else 0.0)
-        d |= {
-            f"band{n}_threshold_db": round(
-                _clip(band_rms_db + style.threshold_offset_db, -60, 0), 1
-            ),
-            f"band{n}_ratio": ratio,
-            f"band{n}_attack_ms": style.attack_ms[n - 1],
-            f"band{n}_release_ms": style.release_ms[n - 1],
-            f"band{n}_makeup_db": 0.0,
-        }
+    d = compressor_settings(rms_dbfs, bands_db, intent.style, ratio)
+    d["amount"] = round(0.5 + 0.5 * intent.intensity, 2)
     how = "gentle" if ratio < 1.8 else "moderate" if ratio < 2.8 else "firm"
     sentence = (
         f"With a crest factor of {_fmt(crest_db)} dB and a loudness range of {_fmt(lra_lu)} LU, "
@@ -630,5 +646,6 @@ __all__ = [
     "Decision",
     "StyleCurve",
     "StyleDynamics",
+    "compressor_settings",
     "decide",
 ]

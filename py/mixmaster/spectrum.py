@@ -467,3 +467,36 @@ def measure_spectrum(
         spectral_tilt_db_per_oct=spectral_tilt_db_per_oct(levels),
         spectral_centroid_hz=spectral_centroid_hz(spectra),
     )
+
+
+DISTANCE_LOW_HZ = 60.0
+DISTANCE_HIGH_HZ = 14_000.0
+"""The range of :func:`third_octave_distance_db`: bands with nominal centres inside it."""
+
+
+def third_octave_distance_db(
+    levels_db: npt.ArrayLike,
+    reference_levels_db: npt.ArrayLike,
+    low_hz: float = DISTANCE_LOW_HZ,
+    high_hz: float = DISTANCE_HIGH_HZ,
+) -> float:
+    """RMS difference in dB of two ⅓-octave spectra over ``[low_hz, high_hz]``, level removed.
+
+    The two sets of band levels (e.g. ``third_octave_db`` of two tracks) are compared band by
+    band over the bands whose nominal centres lie in the range (63 Hz ... 12.5 kHz by
+    default); the mean difference is subtracted first, so that a change of level alone reads
+    0 and only the difference in tonal balance counts. Bands not finite in either are left out.
+
+    Returns
+    -------
+    float
+        The RMS difference in dB, or ``nan`` when fewer than two bands are usable.
+    """
+    a = np.asarray(levels_db, dtype=np.float64)
+    b = np.asarray(reference_levels_db, dtype=np.float64)
+    centres = np.asarray(ISO_THIRD_OCTAVE_CENTRES_HZ)
+    use = (centres >= low_hz) & (centres <= high_hz) & np.isfinite(a) & np.isfinite(b)
+    if np.count_nonzero(use) < 2:
+        return math.nan
+    diff = a[use] - b[use]
+    return float(np.sqrt(np.mean((diff - diff.mean()) ** 2)))
