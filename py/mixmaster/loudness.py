@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,7 @@ from mixmaster.units import power_to_db, power_to_db_array
 __all__ = [
     "LoudnessMeasurement",
     "LoudnessMeter",
+    "album_loudness_lufs",
     "channel_weights",
     "integrated_loudness",
     "k_weighting_sos",
@@ -422,3 +424,16 @@ def integrated_loudness(x: npt.ArrayLike, sample_rate_hz: int) -> float:
     Raises as :func:`measure_loudness`.
     """
     return measure_loudness(x, sample_rate_hz).integrated_lufs
+
+
+def album_loudness_lufs(block_lufs: Sequence[npt.ArrayLike]) -> float:
+    """Integrated loudness of several programmes played as one (an album), in LUFS.
+
+    BS.1770-4 Annex 1 §5 gating applied to the union of every programme's 400 ms gating blocks
+    (:attr:`LoudnessMeasurement.momentary_lufs`, 75 % overlap), so a quiet track counts as the
+    standard says, not as the mean of the tracks' own integrated loudness. Blocks do not span
+    two programmes. ``-inf`` when every block is below the absolute gate (or there are none).
+    """
+    parts = [np.asarray(b, dtype=np.float64).ravel() for b in block_lufs]
+    blocks = np.concatenate(parts) if parts else np.empty(0)
+    return _gated_loudness(blocks)
