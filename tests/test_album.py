@@ -20,6 +20,7 @@ from mixmaster.album import (
     RELATIVE_TOLERANCE_LU,
     AlbumPlan,
     album_features,
+    album_next_round,
     album_shortfall_db,
     check_album,
     plan_album,
@@ -46,16 +47,16 @@ def tracks(fs: int) -> list[Audio]:
 def master_album(
     audio: list[Audio], fs: int, intent: Intent, **kwargs: Any
 ) -> tuple[AlbumPlan, list[Audio], list[float]]:
-    """The sequential album flow: analyse, plan, master, back off once if a track fell short."""
+    """The sequential album flow: analyse, plan, master; again while a track falls short."""
     features = [json.loads(json.dumps(analyze(x, fs).to_json())) for x in audio]
     album_lufs = album_loudness_lufs([measure_loudness(x, fs).momentary_lufs for x in audio])
     plan = plan_album(features, intent, album_lufs=album_lufs, **kwargs)
     outs = [master(x, fs, p).audio for x, p in zip(audio, plan.params, strict=True)]
-    shortfall = album_shortfall_db(plan, [integrated_loudness(y, fs) for y in outs])
-    if shortfall > 0.0:
-        plan = plan_album(
-            features, intent, album_lufs=album_lufs, gain_offset_db=-shortfall, **kwargs
-        )
+    for _ in range(2):
+        round_args = album_next_round(plan, [integrated_loudness(y, fs) for y in outs])
+        if round_args is None:
+            break
+        plan = plan_album(features, intent, album_lufs=album_lufs, **kwargs, **round_args)
         outs = [master(x, fs, p).audio for x, p in zip(audio, plan.params, strict=True)]
     return plan, outs, [integrated_loudness(x, fs) for x in audio]
 
@@ -125,16 +126,26 @@ def test_overrides_apply_to_their_track_only() -> None:
     assert err2.value.code == "bad_length"
 
 
-def test_shortfall_lowers_the_album_gain() -> None:
+def test_a_shortfall_allows_more_limiting_then_lowers_the_album_gain() -> None:
     fs = 44_100
     features = [analyze(x, fs).to_json() for x in tracks(fs)]
     plan = plan_album(features, Intent())
     reached = [t if t is not None else math.nan for t in plan.track_targets_lufs]
     assert album_shortfall_db(plan, reached) == 0.0
+    assert album_next_round(plan, reached) is None
     short = list(reached)
     short[2] -= 0.8
     assert album_shortfall_db(plan, short) == pytest.approx(0.8)
-    lower = plan_album(features, Intent(), gain_offset_db=-0.8)
+    first = album_next_round(plan, short)
+    assert first == pytest.approx({"gain_offset_db": 0.0, "extra_limiting_db": 1.8})
+    more = plan_album(features, Intent(), **first)
+    cap = plan.params[0].limiter.amount * plan.params[0].limiter.max_reduction_db
+    for p in more.params:
+        assert p.limiter.amount * p.limiter.max_reduction_db == pytest.approx(cap + 1.8, abs=0.06)
+    assert more.track_targets_lufs == plan.track_targets_lufs
+    second = album_next_round(more, short)
+    assert second == pytest.approx({"gain_offset_db": -0.8, "extra_limiting_db": 1.8})
+    lower = plan_album(features, Intent(), **second)
     assert lower.album_gain_db == pytest.approx(plan.album_gain_db - 0.8)
     assert lower.target_lufs == pytest.approx(plan.target_lufs - 0.8)
     assert any("lower than the target" in s for s in lower.explanation)

@@ -471,3 +471,236 @@ def test_progress_bar_only_on_a_terminal(tmp_path: Path, mix: Path) -> None:
     assert "dither and output" in drawn
     assert drawn.endswith("\r")  # the last line is wiped, the summary stays on stdout
     assert b"Wrote" in proc.stdout
+
+
+# --- --reference -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(mix, reference): a dense 12 s reference and a dull, bass-heavy, quieter mix made from it."""
+    from mixmaster.eq import apply_eq
+    from mixmaster.params import EqParams
+
+    directory = tmp_path_factory.mktemp("pair")
+    reference = np.tanh(signals.programme(12.0, FS, seed=4) * 3.0) * 0.8
+    eq = EqParams(low_shelf_gain_db=4.0, high_shelf_gain_db=-4.0, high_shelf_hz=5000.0)
+    write_wav(directory / "ref.wav", reference, FS, "24")
+    write_wav(directory / "mix.wav", apply_eq(reference, FS, eq) * 0.5, FS, "24")
+    return directory / "mix.wav", directory / "ref.wav"
+
+
+def test_reference_matches_tone_and_loudness(tmp_path: Path, pair: tuple[Path, Path]) -> None:
+    from mixmaster.spectrum import measure_spectrum, third_octave_distance_db
+
+    mix_path, ref_path = pair
+    out, report = tmp_path / "o.wav", tmp_path / "r.json"
+    result = run_master(
+        str(mix_path), "-o", str(out), "--reference", str(ref_path), "--report", str(report),
+        "--match-amounts", "spectrum=1, loudness=1,width=0.5,dynamics=0.5",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "reference track" in result.stdout
+    ref = read_wav(ref_path).samples
+    got = read_wav(out).samples
+    assert integrated_loudness(got, FS) == pytest.approx(integrated_loudness(ref, FS), abs=0.3)
+    assert true_peak_dbtp(got, FS) <= -1.0
+    distance = third_octave_distance_db(
+        measure_spectrum(got, FS).third_octave_db, measure_spectrum(ref, FS).third_octave_db
+    )
+    assert distance <= 1.0
+    rep = json.loads(report.read_text())
+    assert rep["decision"]["source"] == "reference"
+    assert rep["reference"]["match_amounts"] == {
+        "spectrum": 1.0, "loudness": 1.0, "width": 0.5, "dynamics": 0.5,
+    }  # fmt: skip
+    assert rep["params"]["match"]["amount"] == 1.0
+    # The recipe reproduces the master without the reference.
+    again = tmp_path / "again.wav"
+    assert run_master(str(mix_path), "-o", str(again), "--params", str(report)).returncode == 0
+    assert again.read_bytes() == out.read_bytes()
+
+
+def test_reference_loudness_amount_zero_keeps_the_platform_target(
+    tmp_path: Path, pair: tuple[Path, Path]
+) -> None:
+    mix_path, ref_path = pair
+    out = tmp_path / "o.wav"
+    result = run_master(
+        str(mix_path), "-o", str(out), "--reference", str(ref_path),
+        "--match-amounts", "loudness=0", "--platform", "apple",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert integrated_loudness(read_wav(out).samples, FS) == pytest.approx(-16.0, abs=0.3)
+
+
+@pytest.mark.parametrize(
+    ("amounts", "code"),
+    [
+        ("spectrum", "bad_match_amounts"),
+        ("width=wide", "bad_match_amounts"),
+        ("width=1,width=0", "bad_match_amounts"),
+        ("tone=1", "unknown_field"),
+        ("width=1.5", "out_of_range"),
+        ("dynamics=-0.5", "out_of_range"),
+    ],
+)
+def test_bad_match_amounts(
+    tmp_path: Path, pair: tuple[Path, Path], amounts: str, code: str
+) -> None:
+    mix_path, ref_path = pair
+    result = run_master(
+        str(mix_path), "-o", str(tmp_path / "o.wav"), "--reference", str(ref_path),
+        "--match-amounts", amounts,
+    )  # fmt: skip
+    assert f"[{code}]" in assert_one_line_error(result, 2)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("case", "code"),
+    [
+        ("amounts without a reference", "reference_missing"),
+        ("missing reference", "file_not_found"),
+        ("reference with proxy", "reference_with_proxy"),
+        ("silent reference", "silent_reference"),
+        ("reference as output", "would_overwrite"),
+        ("two files without --album", "several_inputs"),
+        ("overrides without --album", "album_only"),
+    ],
+)
+def test_reference_and_mode_errors(
+    tmp_path: Path, pair: tuple[Path, Path], case: str, code: str
+) -> None:
+    mix_path, ref_path = pair
+    silent = tmp_path / "silent.wav"
+    write_wav(silent, signals.silence(3.0, FS), FS, "24")
+    out = tmp_path / "o.wav"
+    args = {
+        "amounts without a reference": ["--match-amounts", "width=1"],
+        "missing reference": ["--reference", str(tmp_path / "nope.wav")],
+        "reference with proxy": ["--reference", str(ref_path), "--proxy", "http://127.0.0.1:9"],
+        "silent reference": ["--reference", str(silent)],
+        "reference as output": ["--reference", str(out)],
+        "two files without --album": [],
+        "overrides without --album": ["--overrides", str(tmp_path / "x.json")],
+    }[case]
+    if case == "reference as output":
+        out.write_bytes(ref_path.read_bytes())
+    before = set(os.listdir(tmp_path))
+    inputs = [str(mix_path), str(ref_path)] if case.startswith("two files") else [str(mix_path)]
+    result = run_master(*inputs, "-o", str(out), *args)
+    assert f"[{code}]" in assert_one_line_error(result, 2)
+    assert set(os.listdir(tmp_path)) == before
+
+
+# --- --album -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def album(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Three 8 s tracks at different levels and tempi."""
+    directory = tmp_path_factory.mktemp("album")
+    paths = []
+    for name, tempo_bpm, level_dbfs, seed in (
+        ("one.wav", 120.0, -20.0, 1), ("two.wav", 84.0, -27.0, 2), ("three.wav", 140.0, -17.0, 3),
+    ):  # fmt: skip
+        path = directory / name
+        x = signals.programme(8.0, FS, tempo_bpm=tempo_bpm, level_dbfs_rms=level_dbfs, seed=seed)
+        write_wav(path, x, FS, "24")
+        paths.append(path)
+    return paths
+
+
+def test_album_masters_every_track_together(tmp_path: Path, album: list[Path]) -> None:
+    from mixmaster.loudness import album_loudness_lufs, measure_loudness
+
+    out_dir, report = tmp_path / "masters", tmp_path / "album.json"
+    overrides = tmp_path / "over.json"
+    overrides.write_text(json.dumps({"two.wav": {"saturation": {"amount": 0.5, "drive_db": 2.0}}}))
+    result = run_master(
+        *map(str, album), "--album", "-o", f"{out_dir}/", "--jobs", "2",
+        "--report", str(report), "--overrides", str(overrides), "--ceiling-dbtp", "-1.5",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert sorted(p.name for p in out_dir.iterdir()) == ["one.wav", "three.wav", "two.wav"]
+    gains, blocks = [], []
+    for src in album:
+        got = read_wav(out_dir / src.name)
+        assert got.info.frames == read_wav(src).info.frames
+        assert true_peak_dbtp(got.samples, FS) <= -1.5
+        measured = measure_loudness(got.samples, FS)
+        blocks.append(measured.momentary_lufs)
+        gains.append(measured.integrated_lufs - integrated_loudness(read_wav(src).samples, FS))
+    assert max(gains) - min(gains) <= 0.5
+    assert album_loudness_lufs(blocks) == pytest.approx(-14.0, abs=0.5)
+    rep = json.loads(report.read_text())
+    assert rep["album"]["check"]["relative_kept"] and rep["album"]["check"]["on_target"]
+    tracks = rep["tracks"]
+    assert [t["params"]["saturation"]["drive_db"] for t in tracks] == [0.0, 2.0, 0.0]
+    assert tracks[0]["params"]["eq"] == tracks[2]["params"]["eq"]
+    assert all(t["params"]["limiter"]["ceiling_dbtp"] == -1.5 for t in tracks)
+    assert "Album:" in result.stdout and "Wrote 3 files" in result.stdout
+
+
+def test_album_with_a_reference(tmp_path: Path, album: list[Path], pair: tuple[Path, Path]) -> None:
+    _, ref_path = pair
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    result = run_master(
+        *map(str, album[:2]), "--album", "-o", str(out_dir), "--reference", str(ref_path),
+        "--match-amounts", "loudness=0",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "reference track" in result.stdout
+    assert len(list(out_dir.iterdir())) == 2
+
+
+@pytest.mark.parametrize(
+    ("case", "code"),
+    [
+        ("output is a file", "not_a_directory"),
+        ("output directory missing", "not_a_directory"),
+        ("output over the inputs", "would_overwrite"),
+        ("same names", "duplicate_names"),
+        ("unknown track in overrides", "unknown_track"),
+        ("bad override value", "out_of_range"),
+        ("bad track", "not_wav"),
+    ],
+)
+def test_album_errors_leave_no_output(
+    tmp_path: Path, album: list[Path], case: str, code: str
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    tracks = [str(p) for p in album[:2]]
+    out = str(tmp_path / "out") + "/"
+    extra: list[str] = []
+    if case == "output is a file":
+        out = str(work / "file.wav")
+        Path(out).write_bytes(b"")
+    elif case == "output directory missing":
+        out = str(tmp_path / "no" / "such")
+    elif case == "output over the inputs":
+        for p in album[:2]:
+            (work / p.name).write_bytes(p.read_bytes())
+        tracks, out = [str(work / p.name) for p in album[:2]], str(work)
+    elif case == "same names":
+        (work / "one.wav").write_bytes(album[0].read_bytes())
+        tracks.append(str(work / "one.wav"))
+    elif case in ("unknown track in overrides", "bad override value"):
+        key, value = (
+            ("four.wav", {}) if case.startswith("unknown") else ("one.wav", {"eq": {"amount": 2}})
+        )
+        (work / "o.json").write_text(json.dumps({key: value}))
+        extra = ["--overrides", str(work / "o.json")]
+    elif case == "bad track":
+        (work / "bad.wav").write_bytes(b"these are notes, not audio\n")
+        tracks.append(str(work / "bad.wav"))
+    before = sorted(os.listdir(work))
+    result = run_master(*tracks, "--album", "-o", out, "--jobs", "2", *extra)
+    line = assert_one_line_error(result, 2)
+    assert f"[{code}]" in line
+    assert sorted(os.listdir(work)) == before
+    assert not (tmp_path / "out").exists()

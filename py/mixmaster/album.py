@@ -17,9 +17,11 @@ ordinary :func:`mixmaster.pipeline.master`, so a caller may run the tracks one a
    limiting, so the tracks keep their levels relative to each other even where the limiter
    works harder on the loud ones, and the album as a whole lands on the target.
 3. **Reachability.** Where a track cannot reach its target within the allowed limiting, the
-   caller re-plans with the album gain lowered by the largest shortfall
+   caller masters again as :func:`album_next_round` says: first with more limiting allowed on
+   every track (the shortfall plus 1 dB, at most :data:`MAX_ALBUM_LIMITING_DB`), then, if a
+   track still falls short, with the album gain lowered by the largest shortfall
    (:func:`album_shortfall_db`): the album stays a little quieter rather than the loud tracks
-   losing their place against the quiet ones (as a single master does).
+   losing their place against the quiet ones.
 4. **Per-track overrides** (partial params ``{stage: {field: value}}``) are applied last, on
    that track only; a track whose loudness is overridden leaves the relative-level guarantee.
 
@@ -52,6 +54,7 @@ __all__ = [
     "AlbumCheck",
     "AlbumPlan",
     "album_features",
+    "album_next_round",
     "album_shortfall_db",
     "check_album",
     "plan_album",
@@ -62,6 +65,9 @@ RELATIVE_TOLERANCE_LU: Final = 0.5
 
 ALBUM_TOLERANCE_LU: Final = 0.5
 """The album's loudness is on target within this."""
+
+MAX_ALBUM_LIMITING_DB: Final = 10.0
+"""Most limiting depth a later round allows, so that a loud track keeps its place."""
 
 SHORTFALL_TOLERANCE_LU: Final = 0.2
 """A track this far or more below its target makes the album gain back off."""
@@ -94,6 +100,8 @@ class AlbumPlan:
     album_gain_db: float
     track_targets_lufs: tuple[float | None, ...]
     explanation: tuple[str, ...]
+    gain_offset_db: float = 0.0
+    extra_limiting_db: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready: ``params`` as a list of nested dicts, levels rounded to 0.01."""
@@ -106,6 +114,8 @@ class AlbumPlan:
                 None if t is None else round(t, 2) for t in self.track_targets_lufs
             ],
             "explanation": list(self.explanation),
+            "gain_offset_db": round(self.gain_offset_db, 2),
+            "extra_limiting_db": round(self.extra_limiting_db, 2),
         }
 
 
@@ -256,6 +266,7 @@ def plan_album(
     decision: Decision | None = None,
     overrides: Sequence[Mapping[str, object] | None] | None = None,
     gain_offset_db: float = 0.0,
+    extra_limiting_db: float = 0.0,
 ) -> AlbumPlan:
     """Plan an album: one shared decision, one album gain, each track's parameters.
 
@@ -277,7 +288,10 @@ def plan_album(
     overrides
         Per track, partial params applied last, or ``None``.
     gain_offset_db
-        Added to the album gain (negative after a shortfall, :func:`album_shortfall_db`).
+        Added to the album gain (negative after a shortfall, :func:`album_next_round`).
+    extra_limiting_db
+        Added to the limiting depth every track may use (after a shortfall), up to
+        :data:`MAX_ALBUM_LIMITING_DB`.
 
     Raises
     ------
@@ -304,6 +318,15 @@ def plan_album(
         else:
             decision = decide(combined, intent)
     shared = decision.params
+    extra_note: list[str] = []
+    if extra_limiting_db > 0.0:
+        cap_db = shared.limiter.amount * shared.limiter.max_reduction_db
+        new_cap = round(min(MAX_ALBUM_LIMITING_DB, max(cap_db, cap_db + extra_limiting_db)), 1)
+        shared = with_changes(shared, limiter={"amount": 1.0, "max_reduction_db": new_cap})
+        extra_note.append(
+            f"The loudest track needs more limiting to keep its place, so every track may use "
+            f"up to {new_cap:.1f} dB of limiting."
+        )
     target_lufs = shared.loudness.target_lufs
     loudness_in = album_lufs if album_lufs is not None else _approximate_album_lufs(tracks)
     gain_db = (target_lufs - loudness_in if math.isfinite(loudness_in) else 0.0) + gain_offset_db
@@ -353,6 +376,7 @@ def plan_album(
         if math.isfinite(loudness_in)
         else "The album is silent, so no gain is applied.",
     ]
+    album += extra_note
     if gain_offset_db < 0.0:
         album.append(
             f"The album gain is {-gain_offset_db:.1f} dB lower than the target asks, because the "
@@ -366,7 +390,28 @@ def plan_album(
         album_gain_db=gain_db,
         track_targets_lufs=tuple(targets),
         explanation=(*album, *notes, *rules),
+        gain_offset_db=gain_offset_db,
+        extra_limiting_db=extra_limiting_db,
     )
+
+
+def album_next_round(plan: AlbumPlan, output_lufs: Sequence[float]) -> dict[str, float] | None:
+    """What to master again with, after a round whose tracks measured ``output_lufs``.
+
+    ``None`` when every track reached its target (within :data:`SHORTFALL_TOLERANCE_LU`);
+    otherwise the keyword arguments of :func:`plan_album` for the next round: first more
+    limiting for every track (``extra_limiting_db``, the shortfall plus 1 dB), then a lower
+    album gain (``gain_offset_db``).
+    """
+    shortfall = album_shortfall_db(plan, output_lufs)
+    if shortfall == 0.0:
+        return None
+    if plan.extra_limiting_db == 0.0:
+        return {"gain_offset_db": plan.gain_offset_db, "extra_limiting_db": shortfall + 1.0}
+    return {
+        "gain_offset_db": plan.gain_offset_db - shortfall,
+        "extra_limiting_db": plan.extra_limiting_db,
+    }
 
 
 def album_shortfall_db(plan: AlbumPlan, output_lufs: Sequence[float]) -> float:

@@ -190,8 +190,18 @@ def _add_master(subparsers: SubparsersAction) -> None:
             "and write a WAV at the input's own sample rate."
         ),
     )
-    parser.add_argument("file", help="audio file to master (WAV; others with mixmaster[formats])")
-    parser.add_argument("-o", "--output", required=True, help="WAV file to write")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="audio file to master (WAV; others with mixmaster[formats]); several with --album",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="WAV file to write (with --album: the directory the masters are written to)",
+    )
     target = parser.add_mutually_exclusive_group()
     target.add_argument(
         "--platform",
@@ -226,7 +236,87 @@ def _add_master(subparsers: SubparsersAction) -> None:
         help="ask a MixMasterAI proxy (POST URL/api/decide, features only) instead of the "
         "built-in rules; falls back to the rules if it cannot be reached",
     )
+    parser.add_argument(
+        "--reference",
+        metavar="REF",
+        help="match this reference track (tone per mid and side, loudness, width, dynamics); "
+        "decided on this machine from the two tracks' features",
+    )
+    parser.add_argument(
+        "--match-amounts",
+        metavar="ASPECT=AMOUNT,...",
+        help="how much of each aspect to match, 0..1 (default 1 each), e.g. "
+        "spectrum=1,loudness=1,width=0.5,dynamics=0.5",
+    )
+    parser.add_argument(
+        "--album",
+        action="store_true",
+        help="master several files together: one set of tonal decisions, one album gain "
+        "(relative levels kept), written to the directory -o; tracks run in parallel",
+    )
+    parser.add_argument(
+        "--overrides",
+        metavar="FILE.json",
+        help='with --album: per-track parameter overrides {"file name": {stage: {field: value}}}',
+    )
+    parser.add_argument(
+        "--jobs",
+        type=_jobs,
+        metavar="N",
+        help="with --album: tracks processed at once (default: the number of CPUs)",
+    )
     parser.set_defaults(func=_cmd_master)
+
+
+def _jobs(text: str) -> int:
+    jobs = int(text) if text.isascii() and text.isdigit() else 0
+    if not 1 <= jobs <= 256:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of jobs; accepted: 1 to 256")
+    return jobs
+
+
+def parse_match_amounts(text: str) -> dict[str, float]:
+    """Parse ``--match-amounts``: ``aspect=amount`` pairs separated by commas.
+
+    Returns the ``{aspect: amount}`` dict for :func:`mixmaster.params.match_amounts_from_dict`
+    (which checks the aspects and ranges).
+
+    Raises
+    ------
+    ParamError
+        ``bad_match_amounts`` for a malformed list, a repeated aspect or a value that is not a
+        number.
+    """
+    from mixmaster.params import MATCH_ASPECTS
+
+    accepted = ", ".join(MATCH_ASPECTS)
+    out: dict[str, float] = {}
+    for item in text.split(","):
+        key, sep, value = item.strip().partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ParamError(
+                "bad_match_amounts",
+                f"--match-amounts item {item.strip()!r} is not aspect=amount; accepted: "
+                f"aspects {accepted}, each 0 to 1, e.g. spectrum=1,width=0.5.",
+                field="match_amounts",
+            )
+        if key in out:
+            raise ParamError(
+                "bad_match_amounts",
+                f"--match-amounts gives {key!r} twice; give each aspect once.",
+                field=f"match_amounts.{key}",
+            )
+        try:
+            amount = float(value)
+        except ValueError:
+            raise ParamError(
+                "bad_match_amounts",
+                f"--match-amounts {key}={value.strip()!r} is not a number; accepted: 0 to 1.",
+                field=f"match_amounts.{key}",
+            ) from None
+        out[key] = amount
+    return out
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -387,19 +477,10 @@ def _write_json_atomically(path: str, data: dict[str, Any]) -> None:
         raise
 
 
-def _cmd_master(args: argparse.Namespace) -> int:
-    from mixmaster.params import (
-        intent_from_dict,
-        intent_to_dict,
-        params_from_dict,
-        params_to_dict,
-        with_changes,
-    )
+def _intent_from_args(args: argparse.Namespace) -> Intent:
+    from mixmaster.params import intent_from_dict
 
-    _check_output_path(args.output, "output", [args.file])
-    if args.report is not None:
-        _check_output_path(args.report, "report", [args.file, args.output])
-    intent = intent_from_dict(
+    return intent_from_dict(
         {
             key: value
             for key, value in (
@@ -412,7 +493,89 @@ def _cmd_master(args: argparse.Namespace) -> int:
             if value is not None
         }
     )
+
+
+def _option_error(code: str, message: str, field: str) -> ParamError:
+    return ParamError(code, message, field=field)
+
+
+def _check_master_options(args: argparse.Namespace) -> None:
+    """Refuse option combinations that do not go together (before reading any audio)."""
+    if not args.album:
+        if len(args.files) != 1:
+            raise _option_error(
+                "several_inputs",
+                f"{len(args.files)} files were given; master one file, or several together "
+                "with --album.",
+                "files",
+            )
+        for option, given in (("--overrides", args.overrides), ("--jobs", args.jobs)):
+            if given is not None:
+                raise _option_error(
+                    "album_only", f"{option} applies to --album only.", option.lstrip("-")
+                )
+    if args.match_amounts is not None and args.reference is None:
+        raise _option_error(
+            "reference_missing",
+            "--match-amounts needs --reference (the track to match).",
+            "match_amounts",
+        )
+    if args.reference is not None and args.proxy is not None:
+        raise _option_error(
+            "reference_with_proxy",
+            "--reference is decided on this machine from both tracks' features; --proxy "
+            "cannot be used with it.",
+            "proxy",
+        )
+
+
+def _explicit_changes(args: argparse.Namespace, intent: Intent, loudness: bool) -> dict[str, Any]:
+    """Explicit options win over the decision and the parameter file."""
+    changes: dict[str, dict[str, object]] = {}
+    if loudness and (args.platform is not None or args.target_lufs is not None):
+        changes["loudness"] = {"target_lufs": intent.target_lufs}
+    if args.ceiling_dbtp is not None:
+        changes["limiter"] = {"ceiling_dbtp": intent.ceiling_dbtp}
+    if args.bits is not None:
+        changes["output"] = {"bits": args.bits}
+        if args.bits != "16":
+            changes["output"]["noise_shaping"] = False
+    return changes
+
+
+def _cmd_master(args: argparse.Namespace) -> int:
+    from mixmaster.params import (
+        MatchAmounts,
+        intent_to_dict,
+        match_amounts_from_dict,
+        match_amounts_to_dict,
+        params_from_dict,
+        params_to_dict,
+        with_changes,
+    )
+
+    _check_master_options(args)
+    amounts: MatchAmounts | None = None
+    if args.reference is not None:
+        amounts = match_amounts_from_dict(
+            parse_match_amounts(args.match_amounts) if args.match_amounts is not None else {}
+        )
+    if args.album:
+        return _cmd_master_album(args, amounts)
+    args.file = args.files[0]
+    inputs = [args.file] + ([args.reference] if args.reference is not None else [])
+    _check_output_path(args.output, "output", inputs)
+    if args.report is not None:
+        _check_output_path(args.report, "report", [*inputs, args.output])
+    intent = _intent_from_args(args)
     overrides = _load_params_file(args.params) if args.params is not None else {}
+    if args.reference is not None and _is_full_recipe(overrides):
+        raise _option_error(
+            "recipe_with_reference",
+            f"{args.params} is a complete recipe, so there is nothing left to match; drop "
+            "--reference or give only the parameters to change.",
+            "reference",
+        )
 
     # OpenBLAS's worker threads spin on a busy CPU and made whole masters ~40 % slower here;
     # our products are small, so one thread is faster. Read when numpy loads, just below.
@@ -425,6 +588,7 @@ def _cmd_master(args: argparse.Namespace) -> int:
     audio = read_audio(args.file)
     fs = audio.info.sample_rate_hz
     features: dict[str, Any] | None = None
+    reference_features: dict[str, Any] | None = None
     explanation: tuple[str, ...]
     if _is_full_recipe(overrides):
         params = params_from_dict(overrides)
@@ -435,7 +599,15 @@ def _cmd_master(args: argparse.Namespace) -> int:
         bar.done()
         decision = None
         source = "rules"
-        if args.proxy is not None:
+        if args.reference is not None:
+            from mixmaster.reference import decide_reference
+
+            ref = read_audio(args.reference)
+            reference_features = analyze(ref.samples, ref.info.sample_rate_hz).to_json()
+            del ref
+            decision = decide_reference(features, reference_features, intent, amounts)
+            source = "reference"
+        elif args.proxy is not None:
             try:
                 decision = _ask_proxy(args.proxy, features, intent)
                 source = "proxy"
@@ -447,16 +619,8 @@ def _cmd_master(args: argparse.Namespace) -> int:
             decision = decide(features, intent)
         params = params_from_dict(overrides, base=decision.params)
         explanation = decision.explanation
-    # Explicit options win over the decision and the parameter file.
-    changes: dict[str, dict[str, object]] = {}
-    if args.platform is not None or args.target_lufs is not None:
-        changes["loudness"] = {"target_lufs": intent.target_lufs}
-    if args.ceiling_dbtp is not None:
-        changes["limiter"] = {"ceiling_dbtp": intent.ceiling_dbtp}
-    if args.bits is not None:
-        changes["output"] = {"bits": args.bits}
-        if args.bits != "16":
-            changes["output"]["noise_shaping"] = False
+    # With a reference, the intent's target is already part of the matched target.
+    changes = _explicit_changes(args, intent, loudness=args.reference is None)
     if changes:
         params = with_changes(params, **changes)
 
@@ -482,6 +646,12 @@ def _cmd_master(args: argparse.Namespace) -> int:
                 "report": result.report.to_json(),
                 "features": features,
             }
+            if args.reference is not None and amounts is not None:
+                report["reference"] = {
+                    "path": os.path.abspath(args.reference),
+                    "match_amounts": match_amounts_to_dict(amounts),
+                    "features": reference_features,
+                }
             _write_json_atomically(args.report, report)
     except BaseException:
         for path in written:
@@ -490,6 +660,370 @@ def _cmd_master(args: argparse.Namespace) -> int:
         raise
     _print_master_summary(sys.stdout, args.output, result.report, source, explanation)
     return EXIT_OK
+
+
+# --- master --album -----------------------------------------------------------------------------
+
+
+def _worker_error(exc: MixmasterError) -> dict[str, Any]:
+    return {"error": {"kind": type(exc).__name__, "code": exc.code, "message": exc.message}}
+
+
+def _raise_worker_error(name: str, error: dict[str, str]) -> None:
+    """Re-raise a worker's error in this process, naming the file (errors travel as dicts:
+    our exception classes take keyword arguments that pickling between processes loses)."""
+    kind = {"InputError": InputError, "ParamError": ParamError, "CancelledError": CancelledError}
+    cls = kind.get(error["kind"], MixmasterError)
+    raise cls(error["code"], f"{name}: {error['message']}", field=name)
+
+
+def album_analyze_worker(path: str) -> dict[str, Any]:
+    """In a worker process: read and analyse one track; its features and gating blocks."""
+    try:
+        from mixmaster.analyze import analyze
+        from mixmaster.loudness import measure_loudness
+        from mixmaster.wavio import read_audio
+
+        audio = read_audio(path)
+        fs = audio.info.sample_rate_hz
+        features = analyze(audio.samples, fs).to_json()
+        loudness = measure_loudness(audio.samples, fs)
+        return {
+            "features": features,
+            "blocks": loudness.momentary_lufs.tolist(),
+            "lufs": loudness.integrated_lufs,
+        }
+    except MixmasterError as exc:
+        return _worker_error(exc)
+
+
+def album_master_worker(path: str, output: str, params_dict: dict[str, Any]) -> dict[str, Any]:
+    """In a worker process: master one track with its params and write it (atomically)."""
+    try:
+        from mixmaster.loudness import measure_loudness
+        from mixmaster.params import params_from_dict
+        from mixmaster.pipeline import master
+        from mixmaster.wavio import read_audio, write_wav
+
+        params = params_from_dict(params_dict)
+        audio = read_audio(path)
+        fs = audio.info.sample_rate_hz
+        result = master(audio.samples, fs, params, overwrite_input=True)
+        del audio
+        write_wav(output, result.audio, fs, cast("WavBits", params.output.bits))
+        loudness = measure_loudness(result.audio, fs)
+        return {
+            "written": output,
+            "report": result.report.to_json(),
+            "blocks": loudness.momentary_lufs.tolist(),
+            "lufs": loudness.integrated_lufs,
+        }
+    except MixmasterError as exc:
+        return _worker_error(exc)
+
+
+def _album_output_dir(path: str) -> bool:
+    """Check (or create, for a name ending in '/') the album's output directory.
+
+    Returns whether it was created here (so a failure can remove it again).
+    """
+    if os.path.isdir(path):
+        return False
+    parent = os.path.dirname(os.path.abspath(path.rstrip("/\\")))
+    if path.endswith(("/", os.sep)) and os.path.isdir(parent):
+        try:
+            os.mkdir(path)
+        except OSError as exc:
+            raise InputError(
+                "write_failed",
+                f"Cannot create the directory {path!r} ({exc.strerror}).",
+                field="output",
+            ) from None
+        return True
+    raise InputError(
+        "not_a_directory",
+        f"With --album, -o names the directory the masters go to; {path!r} is not a directory "
+        "(create it first, or end the name with '/').",
+        field="output",
+    )
+
+
+def _load_overrides(path: str, files: Sequence[str]) -> list[dict[str, Any] | None]:
+    """Read ``--overrides``: ``{file name or path as given: {stage: {field: value}}}``."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        raise InputError(
+            "file_not_found", f"Overrides file {path!r} does not exist.", field="overrides"
+        ) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ParamError(
+            "bad_overrides_file",
+            f"Overrides file {path!r} is not readable JSON ({exc}); expected an object "
+            '{"track.wav": {"stage": {"field": value}}}.',
+            field="overrides",
+        ) from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise ParamError(
+            "bad_overrides_file",
+            f"Overrides file {path!r} must hold an object mapping track file names to "
+            'parameter objects, e.g. {"track.wav": {"loudness": {"target_lufs": -16}}}.',
+            field="overrides",
+        )
+    out: list[dict[str, Any] | None] = [None] * len(files)
+    for key, value in data.items():
+        matches = [i for i, f in enumerate(files) if key in (f, os.path.basename(f))]
+        if len(matches) != 1:
+            names = ", ".join(os.path.basename(f) for f in files)
+            raise ParamError(
+                "unknown_track",
+                f"Overrides name {key!r}, which is "
+                + ("not one of the tracks" if not matches else "more than one track")
+                + f"; accepted: {names}.",
+                field=f"overrides.{key}",
+            )
+        out[matches[0]] = value
+    return out
+
+
+def _cmd_master_album(args: argparse.Namespace, amounts: Any) -> int:
+    files: list[str] = list(args.files)
+    inputs = files + ([args.reference] if args.reference is not None else [])
+    stems = [os.path.splitext(os.path.basename(f))[0] for f in files]
+    duplicates = sorted({s for s in stems if stems.count(s) > 1})
+    if duplicates:
+        raise InputError(
+            "duplicate_names",
+            f"Several tracks are named {duplicates[0]!r}; the masters would overwrite each other "
+            "in one directory. Rename them.",
+            field="files",
+        )
+    intent = _intent_from_args(args)
+    shared = _load_params_file(args.params) if args.params is not None else {}
+    per_track = _load_overrides(args.overrides, files) if args.overrides is not None else None
+    created = _album_output_dir(args.output)
+    outputs = [os.path.join(args.output, f"{stem}.wav") for stem in stems]
+    try:
+        for out in outputs:
+            _check_output_path(out, "output", inputs)
+        if args.report is not None:
+            _check_output_path(args.report, "report", [*inputs, *outputs])
+        return _run_album(args, files, outputs, intent, amounts, shared, per_track)
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):
+                os.rmdir(args.output)  # only if still empty
+        raise
+
+
+def _run_pool(
+    pool: Any, calls: list[tuple[Callable[..., dict[str, Any]], tuple[Any, ...]]], names: list[str]
+) -> list[dict[str, Any]]:
+    """Run ``calls`` on the pool; their results in order, or the first error re-raised."""
+    futures = [pool.submit(fn, *call_args) for fn, call_args in calls]
+    results = [f.result() for f in futures]
+    for name, result in zip(names, results, strict=True):
+        if "error" in result:
+            _raise_worker_error(name, result["error"])
+    return results
+
+
+def _album_decision(
+    args: argparse.Namespace,
+    shared: dict[str, Any],
+    features: list[dict[str, Any]],
+    reference_features: dict[str, Any] | None,
+    intent: Intent,
+    amounts: Any,
+) -> tuple[Decision | None, str]:
+    """The album's shared decision and its source; ``None`` lets :func:`plan_album` decide.
+
+    A complete ``--params`` recipe is the decision; otherwise the proxy, the reference or the
+    rules decide on the combined features, and a partial ``--params`` is applied on top.
+    """
+    from mixmaster.album import album_features
+    from mixmaster.decide import Decision, decide
+    from mixmaster.params import params_from_dict
+
+    if _is_full_recipe(shared):
+        return Decision(params_from_dict(shared), (f"Settings read from {args.params}.",)), "file"
+    combined = album_features(features)
+    decision: Decision | None = None
+    source = "rules"
+    if args.proxy is not None:
+        try:
+            decision, source = _ask_proxy(args.proxy, combined, intent), "proxy"
+        except (OSError, ValueError, MixmasterError) as exc:
+            _error(f"warning: the proxy at {args.proxy} failed ({exc}); using the built-in rules.")
+    if reference_features is not None:
+        from mixmaster.reference import decide_reference
+
+        decision = decide_reference(combined, reference_features, intent, amounts)
+        source = "reference"
+    if not shared:
+        return decision, source
+    base = decision or decide(combined, intent)
+    return Decision(params_from_dict(shared, base=base.params), base.explanation), source
+
+
+def _run_album(
+    args: argparse.Namespace,
+    files: list[str],
+    outputs: list[str],
+    intent: Intent,
+    amounts: Any,
+    shared: dict[str, Any],
+    per_track: list[dict[str, Any] | None] | None,
+) -> int:
+    import concurrent.futures
+    import multiprocessing
+
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # read by the workers' numpy
+    from mixmaster.album import album_next_round, check_album, plan_album
+    from mixmaster.loudness import album_loudness_lufs
+    from mixmaster.params import (
+        intent_to_dict,
+        match_amounts_to_dict,
+        params_to_dict,
+        with_changes,
+    )
+
+    names = [os.path.basename(f) for f in files]
+    existed = {out for out in outputs if os.path.exists(out)}
+    written: set[str] = set()
+    jobs = min(args.jobs or os.cpu_count() or 1, len(files) + (args.reference is not None))
+    # Spawned (not forked) workers: the parent may hold threads, and fork would copy them.
+    context = multiprocessing.get_context("spawn")
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+    try:
+        analysed = _run_pool(
+            pool,
+            [
+                (album_analyze_worker, (f,))
+                for f in [*files, *([args.reference] if args.reference else [])]
+            ],
+            [*names, *([os.path.basename(args.reference)] if args.reference else [])],
+        )
+        reference_features = analysed[len(files)]["features"] if args.reference else None
+        tracks = analysed[: len(files)]
+        features = [t["features"] for t in tracks]
+        input_lufs = [float(t["lufs"]) for t in tracks]
+        album_lufs = album_loudness_lufs([t["blocks"] for t in tracks])
+
+        decision, source = _album_decision(
+            args, shared, features, reference_features, intent, amounts
+        )
+        changes = _explicit_changes(args, intent, loudness=False)
+
+        def plan_for(**round_args: float) -> Any:
+            plan = plan_album(
+                features, intent, album_lufs=album_lufs, reference_features=reference_features,
+                amounts=amounts, decision=decision, overrides=per_track, **round_args,
+            )  # fmt: skip
+            params = [with_changes(p, **changes) if changes else p for p in plan.params]
+            return plan, params
+
+        def master_all(params: list[Any]) -> list[dict[str, Any]]:
+            calls = [
+                (album_master_worker, (f, out, params_to_dict(p)))
+                for f, out, p in zip(files, outputs, params, strict=True)
+            ]
+            results = _run_pool(pool, calls, names)
+            written.update(r["written"] for r in results)
+            return results
+
+        plan, params = plan_for()
+        results = master_all(params)
+        for _ in range(2):  # a loud track could not reach its place: more limiting, then less gain
+            round_args = album_next_round(plan, [float(r["lufs"]) for r in results])
+            if round_args is None:
+                break
+            plan, params = plan_for(**round_args)
+            results = master_all(params)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        for out in written | (set(outputs) - existed):
+            with contextlib.suppress(OSError):
+                os.unlink(out)
+        raise
+    pool.shutdown(wait=True)
+
+    output_lufs = [float(r["lufs"]) for r in results]
+    album_out = album_loudness_lufs([r["blocks"] for r in results])
+    check = check_album(plan, input_lufs, output_lufs, album_out)
+    try:
+        if args.report is not None:
+            report: dict[str, Any] = {
+                "mixmaster": __version__,
+                "intent": intent_to_dict(intent),
+                "decision": {"source": source, "explanation": list(plan.explanation)},
+                "album": plan.to_json() | {"check": check.to_json()},
+                "tracks": [
+                    {
+                        "input": os.path.abspath(f),
+                        "output": os.path.abspath(out),
+                        "params": params_to_dict(p),
+                        "report": r["report"],
+                        "features": feats,
+                    }
+                    for f, out, p, r, feats in zip(
+                        files, outputs, params, results, features, strict=True
+                    )
+                ],
+            }
+            if args.reference is not None:
+                report["reference"] = {
+                    "path": os.path.abspath(args.reference),
+                    "match_amounts": match_amounts_to_dict(amounts),
+                    "features": reference_features,
+                }
+            _write_json_atomically(args.report, report)
+    except BaseException:
+        for out in outputs:
+            with contextlib.suppress(OSError):
+                os.unlink(out)
+        raise
+    _print_album_summary(
+        sys.stdout, names, outputs, results, input_lufs, check, source, plan.explanation
+    )
+    return EXIT_OK
+
+
+def _print_album_summary(
+    out: TextIO,
+    names: list[str],
+    outputs: list[str],
+    results: list[dict[str, Any]],
+    input_lufs: list[float],
+    check: Any,
+    source: str,
+    explanation: Sequence[str],
+) -> None:
+    """Per track: loudness before and after and the true peak; then the album's figures."""
+    width = max(len(n) for n in names)
+    for name, path, result, lin in zip(names, outputs, results, input_lufs, strict=True):
+        after = result["report"]["after"]
+        tp = after["true_peak_dbtp"]
+        lout = float(result["lufs"])
+        out.write(
+            f"{name:<{width}}  {_level(lin, 'LUFS', 1)} -> {_level(lout, 'LUFS', 1)}, "
+            f"true peak {_level(tp if tp is not None else -math.inf, 'dBTP', 1)}  ({path})\n"
+        )
+    out.write(
+        f"Album: {_level(check.album_lufs, 'LUFS', 1)} (target {check.target_lufs:.1f} LUFS), "
+        f"tracks moved against each other by at most {check.relative_spread_lu:.2f} LU.\n"
+    )
+    origin = {
+        "rules": "built-in rules",
+        "proxy": "proxy",
+        "file": "parameter file",
+        "reference": "reference track",
+    }[source]
+    out.write(f"Decisions ({origin}):\n")
+    for sentence in explanation:
+        out.write(f"  - {sentence}\n")
+    out.write(f"Wrote {len(outputs)} files to {os.path.dirname(outputs[0]) or '.'}.\n")
 
 
 def _print_master_summary(
@@ -513,7 +1047,12 @@ def _print_master_summary(
     out.write(f"Input:  {levels(b)}\n")
     out.write(f"Master: {levels(a)} (ceiling {report.ceiling_dbtp:.1f} dBTP)\n")
     out.write(f"{report.loudness.note}\n")
-    origin = {"rules": "built-in rules", "proxy": "proxy", "file": "parameter file"}[source]
+    origin = {
+        "rules": "built-in rules",
+        "proxy": "proxy",
+        "file": "parameter file",
+        "reference": "reference track",
+    }[source]
     out.write(f"Decisions ({origin}):\n")
     for sentence in explanation:
         out.write(f"  - {sentence}\n")
