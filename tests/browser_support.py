@@ -7,6 +7,7 @@ Only loopback is used. Playwright's own browser download is never needed: the te
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import uvicorn
+from playwright.sync_api import Page, expect
 from starlette.types import Message, Receive, Scope, Send
 
 from mixmaster_proxy.app import create_app
@@ -137,3 +139,58 @@ def write_wav_pcm(
         w.setframerate(sample_rate_hz)
         w.writeframes(frames)
     return path
+
+
+def build_assets() -> None:
+    """What `make assets` does (cheap when everything is in place)."""
+    import importlib.util
+
+    for name in ("pyodide_assets", "build_web_wheel"):
+        spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        assert module.main([]) == 0, f"scripts/{name}.py failed"
+
+
+def shot(page: Page, name: str) -> None:
+    """Save a full-page screenshot as a test artefact, ``test-artifacts/<name>.png``."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def open_page(page: Page, base_url: str) -> None:
+    """Load the app and wait until its engine has booted."""
+    page.goto(base_url + "/")
+    expect(page.get_by_test_id("status")).to_have_attribute(
+        "data-state", "idle", timeout=JOB_TIMEOUT_MS
+    )
+
+
+def wait_for_job(page: Page, expected: str = "done") -> str:
+    """Wait until the job ends (done or error); return the status sentence."""
+    status = page.get_by_test_id("status")
+    expect(status).to_have_attribute(
+        "data-state", re.compile(r"^(done|error)$"), timeout=JOB_TIMEOUT_MS
+    )
+    text = status.inner_text()
+    assert status.get_attribute("data-state") == expected, text
+    return text
+
+
+def drop(page: Page, path: Path, expected: str = "done") -> str:
+    """Choose a file and wait until the job ends; return the status sentence."""
+    page.get_by_test_id("file-input").set_input_files(str(path))
+    return wait_for_job(page, expected)
+
+
+def download(page: Page, dest: Path, test_id: str = "download") -> tuple[str, Path]:
+    """Click the ``a[download]`` with ``data-testid=test_id``; return (file name, saved path)."""
+    link = page.get_by_test_id(test_id)
+    assert (link.get_attribute("href") or "").startswith("blob:")
+    with page.expect_download() as info:
+        link.click()
+    saved = info.value
+    target = dest / saved.suggested_filename
+    saved.save_as(str(target))
+    return saved.suggested_filename, target

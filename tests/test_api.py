@@ -362,3 +362,20 @@ def test_progress_returning_true_cancels_and_the_session_goes_on(action: str) ->
         _ok(session.call("analyze", {"wav": wav}))
     out = _ok(session.call("master", {"params": decision["params"]}, lambda _s, _f: False))
     assert read_wav(out["wav"]).samples.shape == (2, 3 * rate)
+
+
+def test_audio_gives_the_original_and_the_master_per_channel(mastered_session: Any) -> None:
+    session, _, _, ctx = mastered_session
+    original = _ok(session.call("audio", {"which": "original"}))
+    master = _ok(session.call("audio", {"which": "master"}))
+    assert original["sample_rate_hz"] == master["sample_rate_hz"] == 44_100
+    assert [c.dtype for c in original["channels"]] == [np.float32, np.float32]
+    np.testing.assert_array_equal(np.stack(original["channels"]), session.track.audio)
+    np.testing.assert_array_equal(np.stack(master["channels"]), read_wav(ctx["out"]["wav"]).samples)
+    assert _ok_error(session.call("audio", {"which": "both"})) == "bad_audio_choice"
+    assert _ok_error(api.Session().call("audio", {"which": "master"})) == "no_master"
+
+
+def _ok_error(reply: dict[str, Any]) -> str:
+    assert "result" not in reply
+    return str(reply["error"]["code"])

@@ -17,18 +17,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, expect
 
 from browser_support import (
-    ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     JOB_TIMEOUT_MS,
     ROOT,
     RecordingApp,
     SeenRequest,
+    download,
+    drop,
+    open_page,
     proxy_config,
     serve_proxy,
+    shot,
 )
 from fake_anthropic import FakeAnthropic, tool_answer
 from mixmaster.api import MAX_FILE_BYTES
@@ -50,42 +51,6 @@ FEATURE_KEYS = set(
 )
 
 
-def _build_assets() -> None:
-    """What `make assets` does (cheap when everything is in place)."""
-    import importlib.util
-
-    for name in ("pyodide_assets", "build_web_wheel"):
-        spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        assert module.main([]) == 0, f"scripts/{name}.py failed"
-
-
-# Module scope, not session: Playwright's sync API keeps an event loop running while it is open,
-# which would break every asyncio test collected after this module (the proxy tests).
-@pytest.fixture(scope="module")
-def site() -> Iterator[tuple[str, RecordingApp]]:
-    _build_assets()
-    with serve_proxy(proxy_config()) as served:
-        yield served
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(accept_downloads=True)
-    yield ctx
-    ctx.close()
-
-
 @pytest.fixture(scope="session")
 def mix_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 10 s music-like stereo mix at 44.1 kHz, 24-bit, well below the target loudness."""
@@ -93,41 +58,6 @@ def mix_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("mix") / "My Song (final mix).wav"
     path.write_bytes(encode_wav(x, RATE_HZ, "24"))
     return path
-
-
-def _shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def _open(page: Page, base_url: str) -> None:
-    page.goto(base_url + "/")
-    expect(page.get_by_test_id("status")).to_have_attribute(
-        "data-state", "idle", timeout=JOB_TIMEOUT_MS
-    )
-
-
-def _drop(page: Page, path: Path, expected: str = "done") -> str:
-    """Choose a file and wait until the job ends; return the status sentence."""
-    page.get_by_test_id("file-input").set_input_files(str(path))
-    status = page.get_by_test_id("status")
-    expect(status).to_have_attribute(
-        "data-state", re.compile(r"^(done|error)$"), timeout=JOB_TIMEOUT_MS
-    )
-    text = status.inner_text()
-    assert status.get_attribute("data-state") == expected, text
-    return text
-
-
-def _download(page: Page, dest: Path) -> tuple[str, Path]:
-    link = page.get_by_test_id("download")
-    assert (link.get_attribute("href") or "").startswith("blob:")
-    with page.expect_download() as info:
-        link.click()
-    download = info.value
-    target = dest / download.suggested_filename
-    download.save_as(str(target))
-    return download.suggested_filename, target
 
 
 def _check_master(path: Path) -> None:
@@ -170,14 +100,14 @@ def full_run(
     page_requests: list[str] = []
     ctx.on("request", lambda r: page_requests.append(r.url))
     recorder.clear()
-    _open(page, base_url)
+    open_page(page, base_url)
     # Flip the sound off and on again: the one key this app ever stores.
     toggle = page.get_by_test_id("sound-toggle")
     toggle.click()
     toggle.click()
-    status_text = _drop(page, mix_wav)
-    _shot(page, "full-run-done")
-    file_name, master = _download(page, tmp_path_factory.mktemp("download"))
+    status_text = drop(page, mix_wav)
+    shot(page, "full-run-done")
+    file_name, master = download(page, tmp_path_factory.mktemp("download"))
     page.wait_for_timeout(500)  # let the fire-and-forget /api/jobs report land
     run = Run(
         base_url=base_url,
@@ -225,7 +155,12 @@ def test_only_decide_and_jobs_are_posted_and_they_carry_no_audio(full_run: Run) 
     payload = json.loads(decide.body)
     assert set(payload) == {"features", "intent"}
     assert set(payload["features"]) == FEATURE_KEYS
-    assert payload["intent"] == {"platform": "spotify", "style": "balanced"}
+    assert payload["intent"] == {
+        "platform": "spotify",
+        "ceiling_dbtp": -1.0,
+        "style": "balanced",
+        "intensity": 0.5,
+    }
     assert b"RIFF" not in decide.body and b"My Song" not in decide.body
     report = json.loads(jobs.body)
     assert set(report) == {"outcome", "duration_s", "platform"}
@@ -263,7 +198,7 @@ def test_offline_reload_still_masters_with_the_rules_on_the_device(
 ) -> None:
     base_url, recorder = site
     page = context.new_page()
-    _open(page, base_url)
+    open_page(page, base_url)
     assert page.evaluate(
         "async () => { await navigator.serviceWorker.ready;"
         " return navigator.serviceWorker.controller !== null || (await new Promise((r) => {"
@@ -276,10 +211,10 @@ def test_offline_reload_still_masters_with_the_rules_on_the_device(
     expect(page.get_by_test_id("status")).to_have_attribute(
         "data-state", "idle", timeout=JOB_TIMEOUT_MS
     )
-    _drop(page, mix_wav)
-    _shot(page, "offline-done")
+    drop(page, mix_wav)
+    shot(page, "offline-done")
     assert "offline" in page.locator("#decision-source").inner_text()
-    _, master = _download(page, tmp_path)
+    _, master = download(page, tmp_path)
     _check_master(master)
     # Chromium's own service-worker update check (the script and what it imports) is not
     # subject to DevTools' offline emulation; nothing the page or its worker asked for was.
@@ -295,17 +230,17 @@ def test_a_text_file_named_wav_is_refused_and_the_next_file_works(
     tmp_path: Path,
 ) -> None:
     page = context.new_page()
-    _open(page, site[0])
+    open_page(page, site[0])
     text_file = tmp_path / "notes.wav"
     text_file.write_text("These are my lyrics, not audio.\n" * 20)
-    message = _drop(page, text_file, expected="error")
-    _shot(page, "bad-file-error")
+    message = drop(page, text_file, expected="error")
+    shot(page, "bad-file-error")
     assert "“notes.wav” is not an audio file" in message
     broken = tmp_path / "broken.wav"
     broken.write_bytes(mix_wav.read_bytes()[:30])  # a RIFF header cut short: Python says why
-    message = _drop(page, broken, expected="error")
+    message = drop(page, broken, expected="error")
     assert re.search(r"[A-Za-z].*\.$", message) and "Traceback" not in message
-    _drop(page, mix_wav)
+    drop(page, mix_wav)
     expect(page.get_by_test_id("download")).to_have_attribute("href", re.compile(r"^blob:"))
 
 
@@ -353,10 +288,10 @@ def test_an_over_limit_file_gets_a_clear_message(
     expected: str,
 ) -> None:
     page = context.new_page()
-    _open(page, site[0])
+    open_page(page, site[0])
     path = make(tmp_path / name)
-    message = _drop(page, path, expected="error")
-    _shot(page, f"over-limit-{path.stem.replace(' ', '-')}")
+    message = drop(page, path, expected="error")
+    shot(page, f"over-limit-{path.stem.replace(' ', '-')}")
     assert re.search(expected, message), message
     assert page.evaluate("() => 1 + 1") == 2  # the tab is alive and responsive
 
@@ -373,11 +308,11 @@ def test_claude_decides_when_configured_and_gets_only_features_and_intent(
         with serve_proxy(config) as (base_url, _):
             ctx = browser.new_context(accept_downloads=True)
             page = ctx.new_page()
-            _open(page, base_url)
-            _drop(page, mix_wav)
+            open_page(page, base_url)
+            drop(page, mix_wav)
             assert "Decided by Claude" in page.locator("#decision-source").inner_text()
             expect(page.locator("#explanation")).to_contain_text("A touch brighter.")
-            _, master = _download(page, tmp_path)
+            _, master = download(page, tmp_path)
             _check_master(master)
             ctx.close()
         sent = fake.message_bodies
@@ -404,7 +339,7 @@ def test_privacy_page_lists_exactly_what_is_sent(
     listed = page.locator("#feature-keys li code").all_inner_texts()
     assert sorted(listed) == sorted(FEATURE_KEYS)
     intent = page.locator("#intent-keys li code").all_inner_texts()
-    assert intent == ["platform", "style"]
+    assert intent == ["platform", "target_lufs", "ceiling_dbtp", "style", "intensity"]
     prompt = page.locator("#system-prompt").text_content()
     assert prompt == SYSTEM_PROMPT
     body = page.locator("body").inner_text()
@@ -416,7 +351,7 @@ def test_privacy_page_lists_exactly_what_is_sent(
         "No cookies",
     ):
         assert fact in body
-    _shot(page, "privacy")
+    shot(page, "privacy")
 
 
 # --- other formats: decoded on the page at their own rate ----------------------------------
@@ -440,15 +375,15 @@ def test_other_formats_are_decoded_at_their_own_rate(
         encode_wav(programme(duration_s, 48_000, level_dbfs_rms=-24.0, seed=8), 48_000, "24")
     )
     page = context.new_page()
-    _open(page, site[0])
+    open_page(page, site[0])
     for name, options, rate_hz, lossless in FORMATS:
         path = tmp_path / name
         subprocess.run(
             ["ffmpeg", "-loglevel", "error", "-y", "-i", str(source), *options, str(path)],
             check=True,
         )
-        _drop(page, path)
-        file_name, master = _download(page, tmp_path)
+        drop(page, path)
+        file_name, master = download(page, tmp_path)
         assert file_name == "mix-master.wav"
         wav = read_wav(master)
         assert wav.info.sample_rate_hz == rate_hz, name
@@ -458,7 +393,7 @@ def test_other_formats_are_decoded_at_their_own_rate(
         assert abs(integrated_loudness(wav.samples, rate_hz) - TARGET_LUFS) <= 0.5, name
         assert true_peak_dbtp(wav.samples, rate_hz) <= CEILING_DBTP, name
         master.unlink()
-    _shot(page, "formats-done")
+    shot(page, "formats-done")
 
 
 def test_cancel_stops_the_job_and_the_next_file_works(
@@ -470,7 +405,7 @@ def test_cancel_stops_the_job_and_the_next_file_works(
         encode_wav(programme(90.0, RATE_HZ, level_dbfs_rms=-24.0, seed=6), RATE_HZ, "24")
     )
     page = context.new_page()
-    _open(page, base_url)
+    open_page(page, base_url)
     recorder.clear()
     page.get_by_test_id("file-input").set_input_files(str(long_mix))
     status = page.get_by_test_id("status")
@@ -478,9 +413,9 @@ def test_cancel_stops_the_job_and_the_next_file_works(
     page.get_by_role("button", name="Cancel").click()
     expect(status).to_have_attribute("data-state", "idle")
     expect(status).to_contain_text("Cancelled")
-    _shot(page, "cancelled")
-    _drop(page, mix_wav)  # a fresh engine boots (from the browser's cache) and masters it
-    _, master = _download(page, tmp_path)
+    shot(page, "cancelled")
+    drop(page, mix_wav)  # a fresh engine boots (from the browser's cache) and masters it
+    _, master = download(page, tmp_path)
     _check_master(master)
     reports = [json.loads(r.body)["outcome"] for r in recorder.snapshot() if r.path == "/api/jobs"]
     assert reports[:1] == ["cancelled"]

@@ -109,8 +109,10 @@ def test_platform_playback_words_and_silence() -> None:
     rows = {r["platform"]: r["text"] for r in studio.platform_playback(-10.0, -1.0)}
     assert rows["spotify"] == "turned down 4.0 dB"
     quiet = {r["platform"]: r["text"] for r in studio.platform_playback(-20.0, -2.0)}
-    assert quiet["youtube"] == "played as is (never turned up)"
+    assert quiet["youtube"] == "played as is (this platform never turns up)"
     assert quiet["spotify"] == "turned up 1.0 dB"
+    on_target = {r["platform"]: r["text"] for r in studio.platform_playback(-14.0, -1.0)}
+    assert on_target["youtube"] == on_target["spotify"] == "played as is"
     assert all(r["gain_db"] is None for r in studio.platform_playback(None, None))
 
 

@@ -12,6 +12,9 @@
 let pyodide = null;
 let session = null;
 let bootPromise = null;
+// Shared with the page (js/engine.js): [0] the id of a request asked to stop, [1] the id of the
+// request running now. null where the page is not cross-origin isolated.
+let flags = null;
 
 async function loadManifest() {
   const response = await fetch("/vendor/manifest.json");
@@ -89,7 +92,8 @@ function callPython(action, args, progress) {
 }
 
 const actions = {
-  async boot(_args, progress) {
+  async boot(args, progress) {
+    flags = args.flags ?? null;
     bootPromise ??= bootOnce(progress).catch((err) => {
       if (typeof err?.code === "string") throw err;
       throw engineError(
@@ -100,14 +104,19 @@ const actions = {
     return bootPromise;
   },
   // args: {wav: ArrayBuffer} (parsed in Python at its native rate and depth) or
-  //       {channels: Float32Array[], sample_rate_hz} (decoded by WebAudio on the page)
+  //       {channels: Float32Array[], sample_rate_hz} (decoded by WebAudio on the page),
+  //       and input_sha256 (of the file, for the recipe)
+  //   -> {track, features, analysis (rows with meanings), view (waveform, spectrum)}
   analyze: (args, progress) => callPython("analyze", args, progress),
   // args: {features, intent} -> the built-in rules' decision
   decide: (args, progress) => callPython("decide", args, progress),
-  // args: {params, intent} -> {report, wav (Uint8Array), bits}
+  // args: {params, bits} -> {wav (Uint8Array), bits, report, rows, headline, levels,
+  //   platforms, view, recipe}
   master: (args, progress) => callPython("master", args, progress),
-  // args: {bits} -> {wav (Uint8Array), bits} of the last master, re-encoded
+  // args: {bits} -> as master, for the last master at another bit depth
   encode: (args, progress) => callPython("encode", args, progress),
+  // args: {which: "original" | "master"} -> {channels: Float32Array[], sample_rate_hz}
+  audio: (args, progress) => callPython("audio", args, progress),
   // args: {intent?} -> parameter description, limits, and the resolved intent
   describe: (args, progress) => callPython("describe", args, progress),
 };
@@ -120,9 +129,12 @@ self.onmessage = (event) => {
 };
 
 async function handle(id, action, args) {
+  // Returns true when the page asked this request to stop (mixmaster.api.cancellable).
   const progress = (stage, fraction) => {
     self.postMessage({ id, progress: { stage: String(stage), fraction: Number(fraction) } });
+    return flags !== null && Atomics.load(flags, 0) === id;
   };
+  if (flags !== null) Atomics.store(flags, 1, id);
   try {
     const run = actions[action];
     if (run === undefined) {
@@ -137,5 +149,7 @@ async function handle(id, action, args) {
         ? "The audio engine failed unexpectedly. Reload the page and try again."
         : String(err.message);
     self.postMessage({ id, error: { code, message } });
+  } finally {
+    if (flags !== null) Atomics.store(flags, 1, 0);
   }
 }

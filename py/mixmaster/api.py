@@ -398,6 +398,8 @@ class Session:
                  -> ``{wav, bits, report, rows, headline, levels, platforms, view, recipe}``
     ``encode``   ``{bits}`` -> the same as ``master``, for the last master at another depth
     ``describe`` ``{}`` -> :func:`describe`
+    ``audio``    ``{which: "original" | "master"}`` -> ``{channels: [float32, ...],
+                 sample_rate_hz}``, for the page's A/B player
 
     The progress callback may return ``True`` to cancel the request (:func:`cancellable`).
     """
@@ -435,6 +437,7 @@ class Session:
             "master": self._master,
             "encode": self._encode,
             "describe": lambda _args, _progress: describe(),
+            "audio": self._audio,
         }
 
     def _analyze(self, args: dict[str, Any], progress: Progress | None) -> dict[str, Any]:
@@ -486,6 +489,19 @@ class Session:
             base = params_to_plain(self.mastered.params)
             self.mastered = master(track, base, bits, progress, self.features)
         return self._reply(track, self.mastered)
+
+    def _audio(self, args: dict[str, Any], _progress: Progress | None) -> dict[str, Any]:
+        which = args.get("which")
+        if which == "original":
+            track = self._require_track()
+            audio, rate = track.audio, track.sample_rate_hz
+        elif which == "master":
+            if self.mastered is None:
+                raise InputError("no_master", "Nothing is mastered yet; drop a file first.")
+            audio, rate = self.mastered.audio, self.mastered.sample_rate_hz
+        else:
+            raise InputError("bad_audio_choice", f"which is {which!r}; accepted: original, master.")
+        return {"channels": [np.ascontiguousarray(c) for c in audio], "sample_rate_hz": rate}
 
     def _reply(self, track: Track, mastered: Mastered) -> dict[str, Any]:
         after = mastered.report["after"]

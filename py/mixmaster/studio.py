@@ -232,8 +232,10 @@ def platform_playback(
     for name, how in PLATFORM_PLAYBACK.items():
         target = PLATFORM_TARGETS_LUFS[name]
         gain: float | None = None
+        held_down = False  # a quiet master the platform does not turn up
         if integrated_lufs is not None and math.isfinite(integrated_lufs):
             gain = target - integrated_lufs
+            held_down = gain > 0.05 and not how["up"]
             if gain > 0.0:
                 if not how["up"]:
                     gain = 0.0
@@ -246,20 +248,20 @@ def platform_playback(
                 "label": how["label"],
                 "target_lufs": target,
                 "gain_db": gain,
-                "text": _playback_text(gain, how["up"]),
+                "text": _playback_text(gain, held_down),
             }
         )
     return rows
 
 
-def _playback_text(gain_db: float | None, turns_up: bool) -> str:
+def _playback_text(gain_db: float | None, held_down: bool) -> str:
     if gain_db is None:
         return "silent"
     if gain_db < -0.05:
         return f"turned down {-gain_db:.1f} dB"
     if gain_db > 0.05:
         return f"turned up {gain_db:.1f} dB"
-    return "played as is" if turns_up else "played as is (never turned up)"
+    return "played as is (this platform never turns up)" if held_down else "played as is"
 
 
 def waveform_envelope(
@@ -277,7 +279,9 @@ def waveform_envelope(
     """
     n = int(audio.shape[1])
     k = max(1, min(columns, n))
-    edges = (np.arange(k, dtype=np.int64) * n) // k
+    # int64 for the product (a long track times the columns overflows 32 bits), then the
+    # platform's index type: reduceat refuses int64 indices on 32-bit WebAssembly
+    edges = ((np.arange(k, dtype=np.int64) * n) // k).astype(np.intp)
     lo = np.minimum.reduceat(audio, edges, axis=1).min(axis=0)
     hi = np.maximum.reduceat(audio, edges, axis=1).max(axis=0)
     return {"min": lo.astype(np.float32), "max": hi.astype(np.float32)}

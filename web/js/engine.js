@@ -1,6 +1,11 @@
 // Client for the engine worker (worker.js): one request id per call, a promise per request,
-// progress events routed to the caller, and cancel = terminate the worker and start a fresh one
-// (Python cannot be interrupted mid-call; a new worker boots from the browser's cache).
+// progress events routed to the caller, and two ways to stop work:
+// - interrupt(): the request running now stops at its next progress step and rejects with code
+//   "cancelled"; the worker and what it holds (the decoded input) stay. It needs a
+//   SharedArrayBuffer (the page is cross-origin isolated by the server's COOP/COEP headers);
+//   without one it does nothing and the caller just ignores the stale answer.
+// - cancel(): terminate the worker and start a fresh one (a new worker boots from the browser's
+//   cache); everything it held is gone.
 
 export class EngineError extends Error {
   constructor(code, message) {
@@ -17,6 +22,8 @@ export class Engine {
   #pending = new Map();
   #booted = null;
   #onBootProgress;
+  // [0]: id of the request asked to stop; [1]: id of the request the worker is running
+  #flags = globalThis.crossOriginIsolated ? new Int32Array(new SharedArrayBuffer(8)) : null;
 
   constructor(url = "/worker.js", { onBootProgress = () => {} } = {}) {
     this.#url = url;
@@ -36,6 +43,11 @@ export class Engine {
     return this.#send(action, args, transfer, onProgress);
   }
 
+  // Ask the request running now to stop at its next step (see the top of this file).
+  interrupt() {
+    if (this.#flags !== null) Atomics.store(this.#flags, 0, Atomics.load(this.#flags, 1));
+  }
+
   // Stop whatever runs now: every pending request rejects with code "cancelled", and a new
   // worker boots. State kept in the old worker (the decoded input, the last master) is gone.
   cancel() {
@@ -52,7 +64,8 @@ export class Engine {
       this.#rejectAll("engine_crashed", "The audio engine stopped unexpectedly. Reload the page.");
     };
     this.#worker = worker;
-    this.#booted = this.#send("boot", {}, [], (stage, fraction) =>
+    if (this.#flags !== null) this.#flags.fill(0);
+    this.#booted = this.#send("boot", { flags: this.#flags }, [], (stage, fraction) =>
       this.#onBootProgress(stage, fraction),
     );
     this.#booted.catch(() => {}); // callers see the rejection through ready()/request()

@@ -1,39 +1,92 @@
 // The only wiring file: connects the components, the engine (worker) and the server calls.
 //
 // One job = drop -> read/decode (this device) -> analyze (worker) -> decide (server, else the
-// worker's rules) -> master (worker) -> download link. Changing the platform or style after a
-// job re-decides and re-masters from the input the worker keeps; changing the bit depth only
-// re-encodes the last master.
+// worker's rules) -> master (worker) -> download, listen, adjust.
+// After a job, every change re-renders from the analysis the worker keeps (the file is not read
+// again): an intent change (platform, target, ceiling, style, intensity) decides again, then
+// masters; a stage setting masters with the decision plus the person's overrides; the bit depth
+// re-encodes. Changes are debounced, and a newer change interrupts the render still running.
 
 import { readAudioFile } from "./audio_file.js";
 import { Engine } from "./engine.js";
-import { ServiceUnavailable, reportJob, requestDecision } from "./service.js";
+import { ServiceUnavailable, decisionBody, reportJob, requestDecision } from "./service.js";
 import { play } from "./sound.js";
-import { createDownload, masterFileName } from "./ui/download.js";
+import { applyOverrides, createAdjust } from "./ui/adjust.js";
+import { drawSpectra, drawWaveforms } from "./ui/charts.js";
+import { createDownload } from "./ui/download.js";
 import { createDropzone } from "./ui/dropzone.js";
 import { createIntentPicker } from "./ui/intent.js";
+import { createPlayer } from "./ui/player.js";
+import { createReceipt } from "./ui/receipt.js";
 import { createReport } from "./ui/report.js";
 import { createSoundToggle } from "./ui/sound_toggle.js";
 import { createStatus } from "./ui/status.js";
 
 const $ = (id) => document.getElementById(id);
+const DEBOUNCE_MS = 350;
 
 const status = createStatus($("status"), $("progress"));
-const report = createReport($("result"), $("report"), $("decision-source"), $("explanation"));
-const download = createDownload($("download"), $("bits"), (bits) => reencode(bits));
-const picker = createIntentPicker($("platform"), $("style"), $("intent-note"), () => remaster());
+const report = createReport({
+  analysis: $("analysis"),
+  analysisPanel: $("analysis-panel"),
+  levels: $("levels"),
+  platforms: $("platforms"),
+  rows: $("report"),
+  source: $("decision-source"),
+  explanation: $("explanation"),
+  result: $("result"),
+});
+const download = createDownload($("download"), $("bits"), $("recipe"), (bits) => reencode(bits));
+const picker = createIntentPicker(
+  {
+    platform: $("platform"),
+    target: $("target"),
+    targetRow: $("target-row"),
+    ceiling: $("ceiling"),
+    style: $("style"),
+    intensity: $("intensity"),
+    intensityOut: $("intensity-out"),
+  },
+  () => schedule("decide"),
+);
+const adjust = createAdjust(
+  { amounts: $("amounts"), expert: $("expert"), reset: $("reset"), edited: $("edited") },
+  () => schedule("render"),
+  () => schedule("render", 0),
+);
+const receipt = createReceipt($("receipt"));
+const player = createPlayer(
+  {
+    play: $("play"),
+    toggle: $("ab-toggle"),
+    note: $("ab-note"),
+    position: $("position"),
+    time: $("time"),
+    loop: $("loop"),
+    loopStart: $("loop-start"),
+    loopEnd: $("loop-end"),
+    waveform: $("waveform"),
+  },
+  (region) => {
+    view.region = region;
+    drawCharts();
+  },
+);
 const masterButton = $("master");
 const cancelButton = $("cancel");
 createSoundToggle(document.querySelector('[data-testid="sound-toggle"]'));
 createDropzone($("dropzone"), $("file-input"), (file) => startJob(file));
 
-let description = null; // the engine's describe(): limits, platforms, styles, stage labels
+let description = null; // the engine's describe(): limits, platforms, styles, parameters
 let pendingFile = null; // a file dropped while the engine was still booting
 let loaded = null; // {file, features} of the input the worker holds
+let decision = null; // {params, explanation, label} for the current intent
 let runToken = 0; // each run takes a new token; answers for an older token are dropped
 let jobStartedMs = 0;
 let busy = false;
-let lastDecision = null; // how the current master's parameters were decided, for the report
+let timer = 0;
+let pending = null; // "decide" | "render": what the debounced change will do
+const view = { before: null, after: null, region: null }; // what the canvases draw
 
 const engine = new Engine("/worker.js", {
   onBootProgress: (_stage, fraction) => {
@@ -45,8 +98,9 @@ status.set("booting", "Loading the audio engine…", 0);
 boot();
 registerServiceWorker();
 
-masterButton.addEventListener("click", () => remaster());
+masterButton.addEventListener("click", () => schedule("decide", 0));
 cancelButton.addEventListener("click", () => cancel());
+new ResizeObserver(() => drawCharts()).observe($("waveform"));
 
 async function boot() {
   try {
@@ -54,6 +108,7 @@ async function boot() {
     performance.measure("mixmaster:boot", { start: 0, end: performance.now() });
     description = await engine.request("describe");
     picker.fill(description);
+    adjust.build(description);
     $("limit-hint").textContent = ` · ${description.limits.summary}`;
     $("versions").textContent = `v${versions.app_version} · Pyodide ${versions.pyodide_version}`;
     if (pendingFile !== null) {
@@ -64,6 +119,7 @@ async function boot() {
       status.set("idle", "Ready. Drop a mixed track, or choose a file, to master it.");
     }
   } catch (err) {
+    if (typeof err?.code !== "string") console.error(err); // a bug of this page: for developers
     status.set("error", sentence(err));
   }
 }
@@ -81,6 +137,11 @@ function setBusy(on) {
   masterButton.hidden = on || loaded === null;
 }
 
+async function sha256Hex(file) {
+  const digest = await crypto.subtle.digest("SHA-256", await file.arrayBuffer());
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 async function startJob(file) {
   play("drop");
   if (description === null) {
@@ -88,73 +149,116 @@ async function startJob(file) {
     status.set("booting", `Got “${file.name}”. Still loading the audio engine…`);
     return;
   }
+  clearTimeout(timer);
+  pending = null;
+  engine.interrupt();
   const token = ++runToken;
   jobStartedMs = performance.now();
   loaded = null;
+  decision = null;
+  adjust.clear();
   download.clear();
   report.hide();
+  receipt.reset();
+  player.unload();
+  Object.assign(view, { before: null, after: null, region: null });
   setBusy(true);
   try {
     status.set("analyzing", `Reading “${file.name}”…`, 0);
-    const input = await readAudioFile(file, description.limits);
+    const [input, digest] = await Promise.all([readAudioFile(file, description.limits), sha256Hex(file)]);
     if (token !== runToken) return;
     status.set("analyzing", `Analysing “${file.name}”…`, 0);
     const analyzeStart = performance.now();
-    const analysis = await engine.request("analyze", input.args, {
-      transfer: input.transfer,
-      onProgress: progressTo(token, "analyzing", "Analysing", "analyze"),
-    });
+    const analysis = await engine.request(
+      "analyze",
+      { ...input.args, input_sha256: digest },
+      { transfer: input.transfer, onProgress: progressTo(token, "analyzing", "Analysing", "analyze") },
+    );
     performance.measure("mixmaster:analyze", { start: analyzeStart, end: performance.now() });
     if (token !== runToken) return;
     loaded = { file, features: analysis.features };
+    report.showAnalysis(analysis.analysis);
+    view.before = analysis.view;
+    player.loadOriginal(await engine.request("audio", { which: "original" }));
+    if (token !== runToken) return;
     await decideAndMaster(token);
   } catch (err) {
     fail(err, token);
   }
 }
 
-// Re-decide and re-master the loaded input (after a platform/style change or "Master again").
-async function remaster() {
+// A change after a job: wait until the person pauses, then re-decide (intent) or re-render
+// (stage settings). A decision includes a render, so it wins over a pending render.
+function schedule(kind, delayMs = DEBOUNCE_MS) {
   if (loaded === null || description === null) return;
-  const token = ++runToken;
-  jobStartedMs = performance.now();
-  setBusy(true);
-  try {
-    await decideAndMaster(token);
-  } catch (err) {
-    fail(err, token);
-  }
+  pending = pending === "decide" ? "decide" : kind;
+  clearTimeout(timer);
+  timer = setTimeout(() => {
+    const what = pending;
+    pending = null;
+    engine.interrupt(); // a newer change replaces the render still running
+    const token = ++runToken;
+    jobStartedMs = performance.now();
+    setBusy(true);
+    const work = what === "decide" || decision === null ? decideAndMaster(token) : render(token);
+    work.catch((err) => fail(err, token));
+  }, delayMs);
 }
 
 async function decideAndMaster(token) {
   const intent = picker.value();
-  const { features } = loaded;
   status.set("deciding", "Choosing the mastering settings from the measurements…");
-  const decision = await decide(features, intent);
+  const decided = await decide(loaded.features, intent);
   if (token !== runToken) return;
+  decision = decided;
+  await render(token);
+  if (token !== runToken) return;
+  play("done");
+  receipt.jobReport(reportJob("done", (performance.now() - jobStartedMs) / 1000, picker.platformName()));
+}
+
+// Master with the decision and the person's overrides, then show everything about the result.
+async function render(token) {
   status.set("mastering", "Mastering…", 0);
   const masterStart = performance.now();
+  const params = applyOverrides(decision.params, adjust.overrides());
   const out = await engine.request(
     "master",
-    { params: decision.params, intent, bits: download.bits() },
+    { params, bits: download.bits() },
     { onProgress: progressTo(token, "mastering", "Mastering", "master") },
   );
   // User Timing marks (local only) let bench/bench_browser.py read how long each step took.
   performance.measure("mixmaster:master", { start: masterStart, end: performance.now() });
   if (token !== runToken) return;
-  lastDecision = decision;
-  download.show(out.wav, masterFileName(loaded.file.name));
-  report.show(out.rows, decision);
+  await show(out, token);
+}
+
+async function show(out, token) {
+  download.show(out.wav, out.recipe, loaded.file.name);
+  report.showMaster(out, decision);
+  adjust.show(out.recipe.params);
+  view.after = out.view;
+  drawCharts();
+  const audio = await engine.request("audio", { which: "master" });
+  if (token !== runToken) return;
+  player.loadMaster(audio, loaded.features.integrated_lufs, out.report.after.integrated_lufs);
   status.set("done", `Done. ${out.headline} Your master is ready to download.`);
   setBusy(false);
-  play("done");
-  reportJob("done", (performance.now() - jobStartedMs) / 1000, intent.platform);
+}
+
+function drawCharts() {
+  if (view.before === null) return;
+  drawWaveforms($("waveform"), view.before.waveform, view.after?.waveform ?? null, view.region);
+  drawSpectra($("spectrum"), description.band_centres_hz, view.before.spectrum_dbfs, view.after?.spectrum_dbfs ?? null);
 }
 
 // The server decides when it can; offline or on any failure, the worker's built-in rules do.
+// The receipt records exactly what left the device for each decision.
 async function decide(features, intent) {
+  const body = decisionBody(features, intent);
   try {
-    const answer = await requestDecision(features, intent);
+    const answer = await requestDecision(body);
+    receipt.sent(body);
     const sentences = splitSentences(answer.explanation);
     if (answer.source === "claude") {
       return { params: answer.params, explanation: sentences, label: "Decided by Claude from the measurements (no audio was sent)." };
@@ -162,6 +266,8 @@ async function decide(features, intent) {
     return { params: answer.params, explanation: sentences, label: `Decided by the server's built-in rules${rulesReason(answer.reason)}.` };
   } catch (err) {
     if (!(err instanceof ServiceUnavailable)) throw err;
+    if (err.reason === "offline") receipt.nothingSent("you are offline, so the rules decided on this device.");
+    else receipt.sent(body, "the server did not answer; the rules decided on this device");
     const rules = await engine.request("decide", { features, intent });
     const why = err.reason === "offline" ? "offline" : "the server did not answer";
     return { params: rules.params, explanation: rules.explanation, label: `Decided by the built-in rules (${why}), on this device.` };
@@ -189,9 +295,9 @@ function splitSentences(text) {
 }
 
 // Another bit depth means mastering again with that depth's dither (the true-peak guarantee
-// holds per depth); the worker reuses the decided parameters.
+// holds per depth); the worker reuses the parameters of the last master.
 async function reencode(bits) {
-  if (loaded === null || busy || status.state !== "done") return;
+  if (loaded === null || decision === null || busy) return;
   const token = ++runToken;
   setBusy(true);
   try {
@@ -202,10 +308,7 @@ async function reencode(bits) {
       { onProgress: progressTo(token, "mastering", "Mastering", "master") },
     );
     if (token !== runToken) return;
-    download.show(out.wav, masterFileName(loaded.file.name));
-    report.show(out.rows, lastDecision);
-    status.set("done", `Done. ${out.headline} Your master is ready to download.`);
-    setBusy(false);
+    await show(out, token);
   } catch (err) {
     fail(err, token);
   }
@@ -223,11 +326,15 @@ function progressTo(token, state, verb, kind) {
 
 function cancel() {
   runToken++;
+  clearTimeout(timer);
+  pending = null;
   engine.cancel(); // a fresh worker boots; the loaded input is gone with the old one
   loaded = null;
+  decision = null;
+  player.unload();
   setBusy(false);
   status.set("idle", "Cancelled. Drop a file to start again.");
-  reportJob("cancelled", (performance.now() - jobStartedMs) / 1000, picker.value().platform);
+  reportJob("cancelled", (performance.now() - jobStartedMs) / 1000, picker.platformName());
 }
 
 function fail(err, token) {
@@ -240,7 +347,7 @@ function fail(err, token) {
   setBusy(false);
   status.set("error", sentence(err));
   play("error");
-  reportJob("error", (performance.now() - jobStartedMs) / 1000, picker.value().platform);
+  receipt.jobReport(reportJob("error", (performance.now() - jobStartedMs) / 1000, picker.platformName()));
 }
 
 // Errors reach the person as one sentence, never a stack trace.

@@ -13,14 +13,20 @@ export class ServiceUnavailable extends Error {
   }
 }
 
-export async function requestDecision(features, intent) {
+// The exact body POST /api/decide carries (shown to the person as the privacy receipt).
+export function decisionBody(features, intent) {
+  return JSON.stringify({ features, intent });
+}
+
+// `body` is decisionBody(...). Rejects with ServiceUnavailable when the server cannot decide.
+export async function requestDecision(body) {
   if (!navigator.onLine) throw new ServiceUnavailable("offline");
   let response;
   try {
     response = await fetch("/api/decide", {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ features, intent }),
+      body,
       credentials: "omit",
       cache: "no-store",
       signal: AbortSignal.timeout(DECIDE_TIMEOUT_MS),
@@ -42,8 +48,9 @@ export async function requestDecision(features, intent) {
 }
 
 // Fire and forget: a failed report (offline, server down) changes nothing for the person.
+// Returns the body it sent, or null when offline (nothing sent).
 export function reportJob(outcome, durationS, platform) {
-  if (!navigator.onLine) return;
+  if (!navigator.onLine) return null;
   const body = JSON.stringify({
     outcome,
     duration_s: Math.max(0, Math.round(durationS * 10) / 10),
@@ -56,4 +63,5 @@ export function reportJob(outcome, durationS, platform) {
     credentials: "omit",
     keepalive: true,
   }).catch(() => {});
+  return body;
 }

@@ -1,25 +1,30 @@
-// The download link (data-testid="download"): an a[download] pointing at a blob: URL of the
-// master, named "<original>-master.wav", and the bit-depth choice (24-bit by default).
+// The downloads: the master (data-testid="download", an a[download] on a blob: URL, named
+// "<original>-master.wav", at the chosen bit depth, 24-bit by default) and its recipe
+// (data-testid="recipe", "<original>-recipe.json": the parameters, versions and the input's
+// sha256, which `mixmaster master IN --params recipe.json` reproduces).
+
+const stemOf = (name) => {
+  const dot = name.lastIndexOf(".");
+  return (dot > 0 ? name.slice(0, dot) : name) || "track";
+};
 
 export function masterFileName(originalName) {
-  const dot = originalName.lastIndexOf(".");
-  const stem = dot > 0 ? originalName.slice(0, dot) : originalName;
-  return `${stem || "track"}-master.wav`;
+  return `${stemOf(originalName)}-master.wav`;
 }
 
-export function createDownload(linkEl, bitsEl, onBitsChange) {
+export function recipeFileName(originalName) {
+  return `${stemOf(originalName)}-recipe.json`;
+}
+
+function blobLink(linkEl) {
   let url = null;
-  bitsEl.addEventListener("change", () => onBitsChange(bitsEl.value));
   return {
-    bits() {
-      return bitsEl.value;
-    },
-    show(wavBytes, fileName) {
+    show(blob, fileName, text) {
       this.clear();
-      url = URL.createObjectURL(new Blob([wavBytes], { type: "audio/wav" }));
+      url = URL.createObjectURL(blob);
       linkEl.href = url;
       linkEl.download = fileName;
-      linkEl.textContent = `Download ${fileName}`;
+      linkEl.textContent = text;
       linkEl.removeAttribute("aria-disabled");
     },
     clear() {
@@ -27,6 +32,27 @@ export function createDownload(linkEl, bitsEl, onBitsChange) {
       url = null;
       linkEl.removeAttribute("href");
       linkEl.setAttribute("aria-disabled", "true");
+    },
+  };
+}
+
+export function createDownload(linkEl, bitsEl, recipeEl, onBitsChange) {
+  const master = blobLink(linkEl);
+  const recipe = blobLink(recipeEl);
+  bitsEl.addEventListener("change", () => onBitsChange(bitsEl.value));
+  return {
+    bits() {
+      return bitsEl.value;
+    },
+    show(wavBytes, recipeJson, originalName) {
+      const name = masterFileName(originalName);
+      master.show(new Blob([wavBytes], { type: "audio/wav" }), name, `Download ${name}`);
+      const text = `${JSON.stringify(recipeJson, null, 2)}\n`;
+      recipe.show(new Blob([text], { type: "application/json" }), recipeFileName(originalName), "Recipe (JSON)");
+    },
+    clear() {
+      master.clear();
+      recipe.clear();
     },
   };
 }
