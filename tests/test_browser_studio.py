@@ -216,6 +216,30 @@ def test_ab_is_loudness_matched_and_switches_by_button_and_keys(studio: Studio) 
     expect(page.locator("#ab-note")).to_contain_text("Level-matched: the master plays")
 
 
+def test_a_region_dragged_on_the_waveform_loops(studio: Studio) -> None:
+    page = studio.page
+    page.get_by_test_id("waveform").scroll_into_view_if_needed()
+    box = page.get_by_test_id("waveform").bounding_box()
+    assert box is not None
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + 0.25 * box["width"], y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 0.5 * box["width"], y, steps=5)
+    page.mouse.up()
+    expect(page.locator("#loop")).to_be_checked()
+    start_s = float(page.locator("#loop-start").input_value())
+    end_s = float(page.locator("#loop-end").input_value())
+    assert start_s == pytest.approx(3.0, abs=0.2) and end_s == pytest.approx(6.0, abs=0.2)
+    page.get_by_role("button", name="Play").click()
+    seen = set()
+    for _ in range(8):  # 4 s of playback: past the 3 s region's end, so it has looped
+        page.wait_for_timeout(500)
+        seen.add(page.locator("#position").input_value())
+        assert start_s - 0.1 <= float(page.locator("#position").input_value()) <= end_s + 0.1
+    page.get_by_role("button", name="Pause").click()
+    assert len(seen) > 3  # it played
+
+
 # --- adjusting -----------------------------------------------------------------------------------
 
 

@@ -107,7 +107,9 @@ export function drawSpectra(canvas, centresHz, before, after) {
     ctx.moveTo(x(f), 0);
     ctx.lineTo(x(f), h - padB);
     ctx.stroke();
-    ctx.fillText(`${label} Hz`, x(f) + 2, h);
+    const text = `${label} Hz`;
+    const at = Math.min(x(f) + 2, w - ctx.measureText(text).width - 2);
+    ctx.fillText(text, at, h);
   }
   const line = (levels, colour, width) => {
     ctx.strokeStyle = colour;
