@@ -379,3 +379,94 @@ def test_audio_gives_the_original_and_the_master_per_channel(mastered_session: A
 def _ok_error(reply: dict[str, Any]) -> str:
     assert "result" not in reply
     return str(reply["error"]["code"])
+
+
+# --- reference and album ---------------------------------------------------------------------
+
+
+def test_reference_decisions_match_the_reference_on_the_device() -> None:
+    rate = 44_100
+    mix = programme(6.0, rate, level_dbfs_rms=-24.0, seed=7)
+    ref = programme(6.0, rate, level_dbfs_rms=-12.0, seed=8)
+    session = api.Session()
+    features = _ok(session.call("analyze", {"wav": _wav(mix, rate, "24")}))["features"]
+    assert _ok_error(session.call("decide", {"features": features, "reference": True})) == (
+        "no_reference"
+    )
+    reference = _ok(session.call("reference", {"wav": _wav(ref, rate, "24")}))
+    assert reference["analysis"][0]["key"] == "integrated_lufs"
+    amounts = {"spectrum": 1.0, "loudness": 1.0, "width": 0.5, "dynamics": 0.5}
+    args = {"features": features, "intent": {}, "reference": True, "amounts": amounts}
+    matched = _ok(session.call("decide", args))
+    assert matched == api.decide(features, {}, reference["features"], amounts)
+    assert matched["params"] != api.decide(features, {})["params"]
+    out = _ok(session.call("master", {"params": matched["params"]}))
+    wav = read_wav(out["wav"])
+    ref_lufs = reference["features"]["integrated_lufs"]
+    assert abs(integrated_loudness(wav.samples, rate) - ref_lufs) <= 0.5
+    assert true_peak_dbtp(wav.samples, rate) <= -1.0
+    _ok(session.call("clear_reference"))
+    assert _ok_error(session.call("decide", args)) == "no_reference"
+
+
+def test_album_masters_every_track_into_one_zip_with_one_album_gain() -> None:
+    import io
+    import zipfile
+
+    from mixmaster.loudness import album_loudness_lufs, measure_loudness
+
+    rate = 44_100
+    levels = (-20.0, -27.0, -17.0)
+    names = ["01 Intro.wav", "02 Ballad.flac", "01 Intro.wav"]
+    session = api.Session()
+    inputs = []
+    for i, (level, name) in enumerate(zip(levels, names, strict=True)):
+        x = programme(8.0, rate, level_dbfs_rms=level, seed=30 + i)
+        added = _ok(session.call("album_add", {"wav": _wav(x, rate, "24"), "name": name}))
+        assert added["index"] == i
+        inputs.append(integrated_loudness(x, rate))
+    combined = _ok(session.call("album_features"))
+    assert validate_features(combined) == combined
+    seen: list[str] = []
+    out = _ok(
+        session.call(
+            "album_master",
+            {"intent": {"platform": "spotify"}, "bits": "24"},
+            lambda stage, _f: seen.append(stage),
+        )
+    )
+    assert any(stage.startswith("track 3 of 3") for stage in seen)
+    archive = zipfile.ZipFile(io.BytesIO(out["zip"]))
+    assert archive.namelist() == [
+        "01 Intro-master.wav",
+        "02 Ballad-master.wav",
+        "01 Intro (2)-master.wav",
+        "album-report.json",
+    ]
+    masters = [read_wav(archive.read(n)).samples for n in archive.namelist()[:3]]
+    outputs = [integrated_loudness(m, rate) for m in masters]
+    gains = [o - i for o, i in zip(outputs, inputs, strict=True)]
+    assert max(gains) - min(gains) <= 0.5  # relative levels kept
+    album = album_loudness_lufs([measure_loudness(m, rate).momentary_lufs for m in masters])
+    assert abs(album + 14.0) <= 0.5
+    assert all(true_peak_dbtp(m, rate) <= -1.0 for m in masters)
+    assert [t["name"] for t in out["tracks"]] == names
+    assert out["album"]["check"]["on_target"] and out["album"]["check"]["relative_kept"]
+    report = json.loads(archive.read("album-report.json"))
+    assert report["album"] == out["album"]
+    _ok(session.call("album_clear"))
+    assert _ok_error(session.call("album_master", {"intent": {}})) == "no_album"
+
+
+def test_album_limits_are_clear_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    rate = 8_000
+    wav = _wav(programme(2.0, rate, level_dbfs_rms=-20.0, seed=1), rate, "16")
+    monkeypatch.setattr(api, "MAX_ALBUM_CHANNEL_SAMPLES", 3 * 2 * 2 * rate)
+    session = api.Session()
+    for _ in range(3):
+        _ok(session.call("album_add", {"wav": wav}))
+    reply = session.call("album_add", {"wav": wav})
+    assert reply["error"]["code"] == "album_too_long"
+    assert "too long" in reply["error"]["message"]
+    monkeypatch.setattr(api, "MAX_ALBUM_TRACKS", 3)
+    assert _ok_error(session.call("album_add", {"wav": wav})) == "album_too_many"

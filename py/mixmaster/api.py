@@ -41,6 +41,10 @@ MAX_FILE_BYTES: Final = 512 * 1024 * 1024
 MAX_LOSSY_FILE_BYTES: Final = 64 * 1024 * 1024
 #: Most samples (channels x frames) mastered in one go: 20 minutes of stereo at 48 kHz.
 MAX_CHANNEL_SAMPLES: Final = 2 * 48_000 * 20 * 60
+#: Most samples (channels x frames, all tracks together) of an album mastered in the browser.
+MAX_ALBUM_CHANNEL_SAMPLES: Final = 2 * MAX_CHANNEL_SAMPLES
+#: Most tracks in an album.
+MAX_ALBUM_TRACKS: Final = 30
 #: Bit depths offered for the download; 24-bit is the default.
 BIT_DEPTHS: Final = params.BIT_DEPTHS
 DEFAULT_BITS: Final = "24"
@@ -174,6 +178,15 @@ def load_channels(channels: Sequence[Any], sample_rate_hz: float) -> Track:
     return Track(audio, rate, "decoded by the browser (32-bit float)")
 
 
+def load_track(args: Mapping[str, Any]) -> Track:
+    """The track in a request: ``{wav: bytes}`` or ``{channels: [...], sample_rate_hz}``."""
+    if args.get("wav") is not None:
+        return load_wav(args["wav"])
+    if args.get("channels") is not None:
+        return load_channels(list(args["channels"]), args.get("sample_rate_hz", 0))
+    raise InputError("no_audio", "No audio was given; send a WAV file or decoded channels.")
+
+
 # --- the steps -----------------------------------------------------------------------------
 
 
@@ -191,8 +204,27 @@ def resolve_intent(intent: Mapping[str, object]) -> params.Intent:
     return params.intent_from_dict(intent)
 
 
-def decide(features: Mapping[str, object], intent: Mapping[str, object]) -> dict[str, Any]:
-    """The built-in rules' decision: ``{params, explanation: [sentence, ...]}``."""
+def decide(
+    features: Mapping[str, object],
+    intent: Mapping[str, object],
+    reference_features: Mapping[str, object] | None = None,
+    amounts: Mapping[str, object] | None = None,
+) -> dict[str, Any]:
+    """The built-in rules' decision: ``{params, explanation: [sentence, ...]}``.
+
+    With ``reference_features`` (a reference track's feature JSON), the decision matches the
+    reference by the ``amounts`` of each aspect (:func:`mixmaster.reference.decide_reference`).
+    """
+    if reference_features is not None:
+        from mixmaster.reference import decide_reference
+
+        matched = decide_reference(
+            features,
+            reference_features,
+            resolve_intent(intent),
+            params.match_amounts_from_dict(amounts or {}),
+        )
+        return matched.to_json()
     from mixmaster.decide import decide as rules
 
     decision = rules(features, resolve_intent(intent))
@@ -333,6 +365,11 @@ def describe() -> dict[str, Any]:
     out["version"] = __version__
     out["progress_labels"] = PROGRESS_LABELS
     out["band_centres_hz"] = studio.band_centres_hz()
+    out["match_amounts"] = params.match_amounts_to_dict(params.MatchAmounts())
+    out["album"] = {
+        "max_tracks": MAX_ALBUM_TRACKS,
+        "max_channel_samples": MAX_ALBUM_CHANNEL_SAMPLES,
+    }
     out["playback"] = {name: dict(how) for name, how in studio.PLATFORM_PLAYBACK.items()}
     return out
 
@@ -400,6 +437,17 @@ class Session:
     ``describe`` ``{}`` -> :func:`describe`
     ``audio``    ``{which: "original" | "master"}`` -> ``{channels: [float32, ...],
                  sample_rate_hz}``, for the page's A/B player
+    ``reference`` ``{wav | channels, sample_rate_hz}`` -> ``{track, features, analysis}``: a
+                 reference track's features (its audio is not kept); ``decide`` with
+                 ``{reference: true, amounts}`` then matches it
+    ``clear_reference`` ``{}`` -> ``{}``
+    ``album_add`` ``{wav | channels, sample_rate_hz, name}`` -> ``{index, track, features,
+                 analysis}``: one more album track (kept until ``album_clear``)
+    ``album_features`` ``{}`` -> the album's combined feature JSON (what the server decides on)
+    ``album_master`` ``{intent, decision?: {params, explanation}, reference?, amounts?, bits?}``
+                 -> ``{zip, tracks, album, explanation}``: every track mastered with one
+                 decision and one album gain, all in one zip
+    ``album_clear`` ``{}`` -> ``{}``
 
     The progress callback may return ``True`` to cancel the request (:func:`cancellable`).
     """
@@ -409,6 +457,8 @@ class Session:
         self.features: dict[str, Any] | None = None
         self.mastered: Mastered | None = None
         self.input_sha256: str | None = None
+        self.reference_features: dict[str, Any] | None = None
+        self.album: list[AlbumTrack] = []
 
     def call(
         self,
@@ -438,16 +488,17 @@ class Session:
             "encode": self._encode,
             "describe": lambda _args, _progress: describe(),
             "audio": self._audio,
+            "reference": self._reference,
+            "clear_reference": self._clear_reference,
+            "album_add": self._album_add,
+            "album_features": self._album_features,
+            "album_master": self._album_master,
+            "album_clear": self._album_clear,
         }
 
     def _analyze(self, args: dict[str, Any], progress: Progress | None) -> dict[str, Any]:
         self.track = self.features = self.mastered = self.input_sha256 = None
-        if args.get("wav") is not None:
-            track = load_wav(args["wav"])
-        elif args.get("channels") is not None:
-            track = load_channels(list(args["channels"]), args.get("sample_rate_hz", 0))
-        else:
-            raise InputError("no_audio", "No audio was given; send a WAV file or decoded channels.")
+        track = load_track(args)
         features = analyze(track, progress)
         self.track, self.features = track, features
         self.input_sha256 = _sha256_arg(args.get("input_sha256"))
@@ -465,7 +516,84 @@ class Session:
         }
 
     def _decide(self, args: dict[str, Any], _progress: Progress | None) -> dict[str, Any]:
-        return decide(args.get("features") or {}, args.get("intent") or {})
+        reference = None
+        if args.get("reference"):
+            if self.reference_features is None:
+                raise InputError("no_reference", "No reference track is loaded; add one first.")
+            reference = self.reference_features
+        return decide(
+            args.get("features") or {}, args.get("intent") or {}, reference, args.get("amounts")
+        )
+
+    def _reference(self, args: dict[str, Any], progress: Progress | None) -> dict[str, Any]:
+        self.reference_features = None
+        track = load_track(args)
+        features = analyze(track, progress)
+        self.reference_features = features
+        return {
+            "track": track.info(),
+            "features": features,
+            "analysis": studio.analysis_rows(features),
+        }
+
+    def _clear_reference(self, _args: dict[str, Any], _progress: Progress | None) -> dict[str, Any]:
+        self.reference_features = None
+        return {}
+
+    def _album_add(self, args: dict[str, Any], progress: Progress | None) -> dict[str, Any]:
+        if len(self.album) >= MAX_ALBUM_TRACKS:
+            raise InputError(
+                "album_too_many",
+                f"An album holds up to {MAX_ALBUM_TRACKS} tracks in the browser.",
+            )
+        track = load_track(args)
+        held = sum(t.track.audio.size for t in self.album)
+        if held + track.audio.size > MAX_ALBUM_CHANNEL_SAMPLES:
+            minutes = MAX_ALBUM_CHANNEL_SAMPLES / (2 * 48_000 * 60)
+            raise InputError(
+                "album_too_long",
+                f"The album is too long to master in the browser: up to {minutes:g} minutes of "
+                "stereo at 48 kHz fit in all. Master it in parts, or use the command line.",
+            )
+        name = str(args.get("name") or f"track {len(self.album) + 1}")
+        features = analyze(track, progress)
+        self.album.append(AlbumTrack(name, track, features))
+        return {
+            "index": len(self.album) - 1,
+            "track": track.info(),
+            "features": features,
+            "analysis": studio.analysis_rows(features),
+        }
+
+    def _album_features(self, _args: dict[str, Any], _progress: Progress | None) -> dict[str, Any]:
+        from mixmaster.album import album_features
+
+        return album_features([t.features for t in self._require_album()])
+
+    def _require_album(self) -> list[AlbumTrack]:
+        if not self.album:
+            raise InputError("no_album", "No album tracks are loaded; drop several files first.")
+        return self.album
+
+    def _album_master(self, args: dict[str, Any], progress: Progress | None) -> dict[str, Any]:
+        reference = None
+        if args.get("reference"):
+            if self.reference_features is None:
+                raise InputError("no_reference", "No reference track is loaded; add one first.")
+            reference = self.reference_features
+        return master_album(
+            self._require_album(),
+            args.get("intent") or {},
+            decision=args.get("decision"),
+            reference_features=reference,
+            amounts=args.get("amounts"),
+            bits=_bits_arg(args.get("bits")) or DEFAULT_BITS,
+            progress=progress,
+        )
+
+    def _album_clear(self, _args: dict[str, Any], _progress: Progress | None) -> dict[str, Any]:
+        self.album = []
+        return {}
 
     def _require_track(self) -> Track:
         if self.track is None:
@@ -544,3 +672,138 @@ def _bits_arg(bits: object) -> str | None:
 def params_to_plain(p: params.MasteringParams) -> dict[str, Any]:
     """The nested JSON form of ``p`` (see :func:`mixmaster.params.params_to_dict`)."""
     return params.params_to_dict(p)
+
+
+# --- album ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlbumTrack:
+    """One album track the session holds: its name (for the zip), audio and features."""
+
+    name: str
+    track: Track
+    features: dict[str, Any]
+
+
+def _zip_name(name: str, used: set[str]) -> str:
+    """``<stem>-master.wav`` for a track's file name, unique within the zip."""
+    stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+    stem = "".join(c if c.isprintable() and c not in '/\\:*?"<>|' else "_" for c in stem)
+    stem = stem.strip(" .") or "track"
+    candidate, n = f"{stem}-master.wav", 2
+    while candidate.lower() in used:
+        candidate, n = f"{stem} ({n})-master.wav", n + 1
+    used.add(candidate.lower())
+    return candidate
+
+
+def master_album(
+    tracks: Sequence[AlbumTrack],
+    intent: Mapping[str, object],
+    *,
+    decision: Mapping[str, Any] | None = None,
+    reference_features: Mapping[str, object] | None = None,
+    amounts: Mapping[str, object] | None = None,
+    bits: str = DEFAULT_BITS,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Master an album in one go, one track after the other (the browser has one core).
+
+    One shared decision (``decision`` from the server, else the rules, or the reference's match)
+    and one album gain (:func:`mixmaster.album.plan_album`); a track that could not reach its
+    place gets another round (:func:`mixmaster.album.album_next_round`), as in the CLI.
+
+    Returns
+    -------
+    dict
+        ``zip``: the masters (``<name>-master.wav``) and ``album-report.json``, as bytes;
+        ``tracks``: per track ``{name, before_lufs, after_lufs, true_peak_dbtp}``;
+        ``album``: the plan and its check; ``explanation``: sentences.
+    """
+    import io
+    import json
+    import zipfile
+
+    from mixmaster.album import album_next_round, check_album, plan_album
+    from mixmaster.decide import Decision
+    from mixmaster.loudness import album_loudness_lufs, measure_loudness
+    from mixmaster.pipeline import master as run_pipeline
+    from mixmaster.wavio import encode_wav
+
+    features = [t.features for t in tracks]
+    inputs = [measure_loudness(t.track.audio, t.track.sample_rate_hz) for t in tracks]
+    shared = None
+    if decision is not None:
+        shared = Decision(
+            params.params_from_dict(decision.get("params") or {}),
+            tuple(str(s) for s in decision.get("explanation") or ()),
+        )
+    resolved = resolve_intent(intent)
+    amounts_ = params.match_amounts_from_dict(amounts or {})
+    album_lufs = album_loudness_lufs([m.momentary_lufs for m in inputs])
+
+    def plan_for(gain_offset_db: float = 0.0, extra_limiting_db: float = 0.0) -> Any:
+        plan = plan_album(
+            features,
+            resolved,
+            album_lufs=album_lufs,
+            reference_features=reference_features,
+            amounts=amounts_,
+            decision=shared,
+            gain_offset_db=gain_offset_db,
+            extra_limiting_db=extra_limiting_db,
+        )
+        return plan, [params.with_changes(p, output={"bits": bits}) for p in plan.params]
+
+    def master_all(all_params: list[params.MasteringParams]) -> list[dict[str, Any]]:
+        done = []
+        for i, (t, p) in enumerate(zip(tracks, all_params, strict=True)):
+
+            def step(stage: str, fraction: float, i: int = i) -> None:
+                if progress is not None:
+                    progress(
+                        f"track {i + 1} of {len(tracks)}: {stage}", (i + fraction) / len(tracks)
+                    )
+
+            result = run_pipeline(t.track.audio, t.track.sample_rate_hz, p, progress=step)
+            meter = measure_loudness(result.audio, t.track.sample_rate_hz)
+            wav = encode_wav(result.audio, t.track.sample_rate_hz, p.output.bits)  # type: ignore[arg-type]
+            done.append({"wav": wav, "loudness": meter, "report": result.report.to_json()})
+        return done
+
+    plan, all_params = plan_for()
+    results = master_all(all_params)
+    for _ in range(2):  # a loud track could not reach its place: more limiting, then less gain
+        round_args = album_next_round(plan, [r["loudness"].integrated_lufs for r in results])
+        if round_args is None:
+            break
+        plan, all_params = plan_for(**round_args)
+        results = master_all(all_params)
+
+    output_lufs = [r["loudness"].integrated_lufs for r in results]
+    album_out = album_loudness_lufs([r["loudness"].momentary_lufs for r in results])
+    check = check_album(plan, [m.integrated_lufs for m in inputs], output_lufs, album_out)
+    rows = [
+        {
+            "name": t.name,
+            "before_lufs": r["report"]["before"]["integrated_lufs"],
+            "after_lufs": r["report"]["after"]["integrated_lufs"],
+            "true_peak_dbtp": r["report"]["after"]["true_peak_dbtp"],
+        }
+        for t, r in zip(tracks, results, strict=True)
+    ]
+    album = plan.to_json() | {"check": check.to_json()}
+    buffer = io.BytesIO()
+    used: set[str] = set()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as zf:
+        for t, r in zip(tracks, results, strict=True):
+            zf.writestr(_zip_name(t.name, used), r["wav"])
+        report = {"mixmaster_version": __version__, "tracks": rows, "album": album}
+        zf.writestr("album-report.json", json.dumps(report, indent=2))
+    return {
+        "zip": buffer.getvalue(),
+        "tracks": rows,
+        "album": album,
+        "explanation": list(plan.explanation),
+    }
