@@ -49,6 +49,7 @@ pytest: setup
 bench: setup system assets
 	$(PY) bench/bench_analyze.py
 	$(PY) bench/bench_master.py
+	$(PY) bench/bench_reference.py
 	$(PY) bench/bench_proxy.py
 	$(PY) bench/bench_browser.py
 

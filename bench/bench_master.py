@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -67,6 +68,13 @@ def bench_python() -> Path:
 
 def timed(cmd: list[str]) -> tuple[float, float, str]:
     """Run ``cmd``; return (wall seconds, peak RSS in MB of that child, its stderr tail)."""
+    wall_s, usage, tail = run_child(cmd)
+    return wall_s, usage.ru_maxrss / 1024.0, tail
+
+
+def run_child(cmd: list[str]) -> tuple[float, resource.struct_rusage, str]:
+    """Run ``cmd``; return (wall seconds, the child's resource usage from ``os.wait4``, its
+    stderr tail). The usage includes the child's own children that it waited for."""
     start = time.perf_counter()
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
@@ -77,7 +85,7 @@ def timed(cmd: list[str]) -> tuple[float, float, str]:
         tail = err.read().decode(errors="replace")[-2000:]
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd[0]} ... failed ({proc.returncode}):\n{tail}")
-    return wall_s, usage.ru_maxrss / 1024.0, tail
+    return wall_s, usage, tail
 
 
 def loud_reference(minutes: float) -> np.ndarray:

@@ -105,7 +105,7 @@ def test_chunking_gives_the_same_output_and_the_latency_is_compensated(chunk: in
     params = MatchParams(mid_db=wavy(4.0), side_db=wavy(-3.0))
     whole = apply_match(x, fs, params)
     pieces = run_whole(MatchProcessor(fs, 2, params), x, chunk_samples=chunk)
-    np.testing.assert_allclose(pieces, whole, atol=1e-12)
+    np.testing.assert_allclose(pieces, whole, atol=1e-6)  # float32 FFTs
     # Linear phase, compensated: the output lines up with the input (cross-correlation at 0).
     mid_in, mid_out = x.mean(axis=0), whole.mean(axis=0)
     lags = np.arange(-50, 51)

@@ -544,15 +544,7 @@ def _explicit_changes(args: argparse.Namespace, intent: Intent, loudness: bool) 
 
 
 def _cmd_master(args: argparse.Namespace) -> int:
-    from mixmaster.params import (
-        MatchAmounts,
-        intent_to_dict,
-        match_amounts_from_dict,
-        match_amounts_to_dict,
-        params_from_dict,
-        params_to_dict,
-        with_changes,
-    )
+    from mixmaster.params import MatchAmounts, match_amounts_from_dict
 
     _check_master_options(args)
     amounts: MatchAmounts | None = None
@@ -578,10 +570,41 @@ def _cmd_master(args: argparse.Namespace) -> int:
         )
 
     # OpenBLAS's worker threads spin on a busy CPU and made whole masters ~40 % slower here;
-    # our products are small, so one thread is faster. Read when numpy loads, just below.
+    # our products are small, so one thread is faster. Read when numpy loads (and inherited by
+    # the reference's worker).
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    reference_job = None
+    if args.reference is not None and not _is_full_recipe(overrides):
+        from mixmaster.wavio import check_readable
+
+        check_readable(args.file)
+        check_readable(args.reference)
+        # The reference is analysed in a second process while this one analyses the mix.
+        reference_job = _start_reference_analysis(args.reference)
+    try:
+        return _master_one(args, intent, amounts, overrides, reference_job)
+    finally:
+        if reference_job is not None:
+            reference_job[0].shutdown(wait=False, cancel_futures=True)
+
+
+def _master_one(
+    args: argparse.Namespace,
+    intent: Intent,
+    amounts: Any,
+    overrides: dict[str, Any],
+    reference_job: tuple[Any, Any] | None,
+) -> int:
+    """``master`` of one file, after the options are checked (see :func:`_cmd_master`)."""
     from mixmaster.analyze import analyze
     from mixmaster.decide import decide
+    from mixmaster.params import (
+        intent_to_dict,
+        match_amounts_to_dict,
+        params_from_dict,
+        params_to_dict,
+        with_changes,
+    )
     from mixmaster.pipeline import LevelReport, master
     from mixmaster.wavio import read_audio, write_wav
 
@@ -599,12 +622,10 @@ def _cmd_master(args: argparse.Namespace) -> int:
         bar.done()
         decision = None
         source = "rules"
-        if args.reference is not None:
+        if reference_job is not None:
             from mixmaster.reference import decide_reference
 
-            ref = read_audio(args.reference)
-            reference_features = analyze(ref.samples, ref.info.sample_rate_hz).to_json()
-            del ref
+            reference_features = _finish_reference_analysis(reference_job, args.reference)
             decision = decide_reference(features, reference_features, intent, amounts)
             source = "reference"
         elif args.proxy is not None:
@@ -660,6 +681,41 @@ def _cmd_master(args: argparse.Namespace) -> int:
         raise
     _print_master_summary(sys.stdout, args.output, result.report, source, explanation)
     return EXIT_OK
+
+
+def reference_analyze_worker(path: str) -> dict[str, Any]:
+    """In a worker process: read and analyse the reference; its feature JSON."""
+    try:
+        from mixmaster.analyze import analyze
+        from mixmaster.wavio import read_audio
+
+        audio = read_audio(path)
+        return {"features": analyze(audio.samples, audio.info.sample_rate_hz).to_json()}
+    except MixmasterError as exc:
+        return _worker_error(exc)
+
+
+def _start_reference_analysis(path: str) -> tuple[Any, Any]:
+    """Start analysing the reference in a spawned process: ``(pool, future)``."""
+    import concurrent.futures
+    import multiprocessing
+
+    pool = concurrent.futures.ProcessPoolExecutor(
+        max_workers=1, mp_context=multiprocessing.get_context("spawn")
+    )
+    return pool, pool.submit(reference_analyze_worker, path)
+
+
+def _finish_reference_analysis(job: tuple[Any, Any], path: str) -> dict[str, Any]:
+    pool, future = job
+    try:
+        result: dict[str, Any] = future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    if "error" in result:
+        _raise_worker_error(os.path.basename(path), result["error"])
+    features: dict[str, Any] = result["features"]
+    return features
 
 
 # --- master --album -----------------------------------------------------------------------------

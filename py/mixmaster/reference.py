@@ -25,8 +25,9 @@ that aspect to the rules, as without a reference, and 1 matches the reference fu
   ratio_mix)`` (0 ... 2), blended linearly with the rules' width by the amount;
 - **dynamics**: a mix whose crest factor exceeds the reference's by ``Δ`` dB gets compression of
   slope ``Δ / (crest - threshold offset)`` (at most 4:1), blended with the rules' compression
-  (slopes ``1 - 1/ratio`` mixed by the amount); and the limiting depth allowed to reach the
-  target grows from the rules' toward what reaching it needs (at most 12 dB) by the amount.
+  (slopes ``1 - 1/ratio`` mixed by the amount); and, for a target louder than the mix, the
+  limiting depth allowed to reach it grows from the rules' toward :data:`MAX_LIMITING_DB` by the
+  amount (the gain search still uses no more than it needs).
 
 Warnings, the subsonic filter, saturation and the limiter's release stay as the rules set them.
 """
@@ -72,6 +73,9 @@ SIDE_CONTENT_FLOOR_DB: Final = -60.0
 
 BODY_HZ: Final = (250.0, 4000.0)
 """The match curves average 0 dB over these bands (the loudness stage sets the level)."""
+
+WIDTH_DEADBAND_DB: Final = 0.25
+"""A width change of the side by less than this is not made."""
 
 MAX_LIMITING_DB: Final = 12.0
 """Most limiting depth the dynamics match may allow to reach the target."""
@@ -310,7 +314,11 @@ def decide_reference(
             else:
                 match = math.sqrt((s_r[k] / m_r[k]) / (s_t[k] / m_t[k]))
             match = min(2.0, max(0.0, match))
-            widths.append(round((1.0 - amounts.width) * rules[k] + amounts.width * match, 3))
+            width = (1.0 - amounts.width) * rules[k] + amounts.width * match
+            # Within ±WIDTH_DEADBAND_DB of unchanged is left alone (no pass over the audio).
+            if abs(20.0 * math.log10(max(width, 1e-6))) < WIDTH_DEADBAND_DB:
+                width = 1.0
+            widths.append(round(width, 3))
         band_corr = ref.get("band_correlation") or [None]
         mono_hz = float(stereo["mono_below_hz"]) if stereo["amount"] > 0.0 else 0.0
         if band_corr[0] is not None and band_corr[0] < 0.8:
@@ -322,7 +330,7 @@ def decide_reference(
             "high_width": widths[2],
             "mono_below_hz": mono_hz,
         }
-        if all(abs(w - 1.0) < 0.005 for w in widths) and mono_hz == 0.0:
+        if all(w == 1.0 for w in widths) and mono_hz == 0.0:
             stereo["amount"] = 0.0
         else:
             names = ("lows", "mids", "highs")
@@ -363,17 +371,17 @@ def decide_reference(
                 f"Your mix is already denser than the reference (crest factor {_fmt(crest_t)} dB "
                 f"against {_fmt(crest_r)} dB); mastering does not expand it."
             )
-        # Allow the limiting depth that reaching the target needs, by the amount.
-        peak_t = _number(mix, "true_peak_dbtp") or 0.0
-        need_db = min(MAX_LIMITING_DB, peak_t + (target - mix_lufs) - intent.ceiling_dbtp)
+        # The limiting depth reaching the reference's level may use grows by the amount (the
+        # peaks after matching cannot be told from the features: an EQ's phase, undone only in
+        # magnitude, reshapes them), up to MAX_LIMITING_DB; the search still uses the least.
         limiter = d["limiter"]
         cap_db = float(limiter["amount"]) * float(limiter["max_reduction_db"])
-        if need_db > cap_db:
-            new_cap = round(cap_db + amounts.dynamics * (need_db - cap_db), 1)
+        if target > mix_lufs and cap_db < MAX_LIMITING_DB:
+            new_cap = round(cap_db + amounts.dynamics * (MAX_LIMITING_DB - cap_db), 1)
             limiter |= {"amount": 1.0, "max_reduction_db": new_cap}
             sentences.append(
                 f"To reach the reference's level the limiter may use up to {_fmt(new_cap)} dB of "
-                "limiting."
+                "limiting where needed."
             )
 
     # The rules' sentences that still hold; warnings right after the loudness.

@@ -161,6 +161,15 @@ class _FileReader:
         return data
 
 
+def check_readable(path: str | os.PathLike[str]) -> None:
+    """Raise the :class:`InputError` that says why ``path`` cannot be read as a file, if any.
+
+    The cheap checks :func:`read_audio` starts with (exists, not a directory, not empty), for
+    callers that want to fail before starting long work.
+    """
+    _check_path(path)
+
+
 def _check_path(path: str | os.PathLike[str]) -> tuple[str, int]:
     """Return ``(path, size)`` or raise the InputError that says why the path is unusable."""
     name = os.fspath(path)
