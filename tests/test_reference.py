@@ -233,3 +233,20 @@ def test_distance_reads_tone_not_level() -> None:
     # A 1 dB/oct tilt over 63 Hz-12.5 kHz (7.6 octaves): RMS of a line, 7.6/sqrt(12) dB.
     assert third_octave_distance_db(c, a) == pytest.approx(7.64 / math.sqrt(12), abs=0.15)
     assert math.isnan(third_octave_distance_db([math.nan] * 31, a))
+
+
+@pytest.mark.parametrize(
+    ("mix_fs", "ref_fs", "ref_channels"), [(44_100, 22_050, 2), (48_000, 44_100, 1)]
+)
+def test_references_of_another_rate_or_layout(mix_fs: int, ref_fs: int, ref_channels: int) -> None:
+    """A band-limited or mono reference still gives a valid, finite decision; a mono reference
+    makes the mix mono at full width matching."""
+    mix = features(signals.programme(8.0, mix_fs, seed=5), mix_fs)
+    ref = features(make_reference(ref_fs, ref_channels), ref_fs)
+    p = decide_reference(mix, ref, Intent()).params
+    assert all(math.isfinite(v) for v in (*p.match.mid_db, *p.match.side_db))
+    if ref_channels == 1:
+        assert p.stereo.amount == 1.0
+        assert max(p.stereo.low_width, p.stereo.mid_width, p.stereo.high_width) < 0.05
+    out = master(signals.programme(8.0, mix_fs, seed=5), mix_fs, p).audio
+    assert np.isfinite(out).all() and true_peak_dbtp(out, mix_fs) <= -1.0
