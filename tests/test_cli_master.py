@@ -704,3 +704,20 @@ def test_album_errors_leave_no_output(
     assert f"[{code}]" in line
     assert sorted(os.listdir(work)) == before
     assert not (tmp_path / "out").exists()
+
+
+def test_a_recipe_written_before_the_match_stage_is_still_complete(
+    tmp_path: Path, mix: Path
+) -> None:
+    """Recipes from before the reference match have no "match" stage: it is off, and the
+    recipe still skips the analysis and reproduces the master."""
+    first, second = tmp_path / "first.wav", tmp_path / "second.wav"
+    report = tmp_path / "recipe.json"
+    assert run_master(str(mix), "-o", str(first), "--report", str(report)).returncode == 0
+    recipe = json.loads(report.read_text())
+    del recipe["params"]["match"]
+    report.write_text(json.dumps(recipe))
+    again = run_master(str(mix), "-o", str(second), "--params", str(report))
+    assert again.returncode == 0, again.stderr
+    assert "parameter file" in again.stdout
+    assert first.read_bytes() == second.read_bytes()
