@@ -51,13 +51,24 @@ function engineError(code, message) {
 }
 
 // Turn a Python reply (a PyProxy of a dict) into plain JS; bytes and float32 arrays become
-// typed arrays, which are then transferred rather than copied.
+// typed arrays, which are then transferred rather than copied. Python's None arrives as
+// undefined, which JSON.stringify would drop (a silent track's levels, an unsteady tempo), so
+// it becomes null, as JSON has it.
 function toPlain(proxy) {
   try {
-    return proxy.toJs({ dict_converter: Object.fromEntries, create_pyproxies: false });
+    return nullForNone(proxy.toJs({ dict_converter: Object.fromEntries, create_pyproxies: false }));
   } finally {
     proxy.destroy();
   }
+}
+
+function nullForNone(value) {
+  if (value === undefined) return null;
+  if (Array.isArray(value)) return value.map(nullForNone);
+  if (value && typeof value === "object" && !ArrayBuffer.isView(value)) {
+    for (const key of Object.keys(value)) value[key] = nullForNone(value[key]);
+  }
+  return value;
 }
 
 function transferables(value, found = new Set()) {
@@ -117,6 +128,17 @@ const actions = {
   encode: (args, progress) => callPython("encode", args, progress),
   // args: {which: "original" | "master"} -> {channels: Float32Array[], sample_rate_hz}
   audio: (args, progress) => callPython("audio", args, progress),
+  // args: {wav | channels, sample_rate_hz} -> {track, features, analysis}: the reference's
+  //   measurements (its audio is not kept); `decide` with {reference: true, amounts} matches it
+  reference: (args, progress) => callPython("reference", args, progress),
+  clear_reference: (args, progress) => callPython("clear_reference", args, progress),
+  // Album: album_add {wav | channels, sample_rate_hz, name} per track, album_features (what the
+  // server decides on), album_master {intent, decision, reference, amounts, bits} -> {zip,
+  // tracks, album, explanation}, album_clear
+  album_add: (args, progress) => callPython("album_add", args, progress),
+  album_features: (args, progress) => callPython("album_features", args, progress),
+  album_master: (args, progress) => callPython("album_master", args, progress),
+  album_clear: (args, progress) => callPython("album_clear", args, progress),
   // args: {intent?} -> parameter description, limits, and the resolved intent
   describe: (args, progress) => callPython("describe", args, progress),
 };

@@ -1,7 +1,9 @@
 // The only wiring file: connects the components, the engine (worker) and the server calls.
 //
 // One job = drop -> read/decode (this device) -> analyze (worker) -> decide (server, else the
-// worker's rules) -> master (worker) -> download, listen, adjust.
+// worker's rules; with a reference track, the worker matches it) -> master (worker) ->
+// download, listen, adjust. Several files dropped together are an album: each is analysed,
+// one decision and one album gain master them all, and a zip holds the masters.
 // After a job, every change re-renders from the analysis the worker keeps (the file is not read
 // again): an intent change (platform, target, ceiling, style, intensity) decides again, then
 // masters; a stage setting masters with the decision plus the person's overrides; the bit depth
@@ -12,12 +14,14 @@ import { Engine } from "./engine.js";
 import { ServiceUnavailable, decisionBody, reportJob, requestDecision } from "./service.js";
 import { play } from "./sound.js";
 import { applyOverrides, createAdjust } from "./ui/adjust.js";
+import { createAlbumView } from "./ui/album.js";
 import { drawSpectra, drawWaveforms } from "./ui/charts.js";
 import { createDownload } from "./ui/download.js";
 import { createDropzone } from "./ui/dropzone.js";
 import { createIntentPicker } from "./ui/intent.js";
 import { createPlayer } from "./ui/player.js";
 import { createReceipt } from "./ui/receipt.js";
+import { createReferencePicker } from "./ui/reference.js";
 import { createReport } from "./ui/report.js";
 import { createSoundToggle } from "./ui/sound_toggle.js";
 import { createStatus } from "./ui/status.js";
@@ -55,6 +59,17 @@ const adjust = createAdjust(
   () => schedule("render", 0),
 );
 const receipt = createReceipt($("receipt"));
+const albumReceipt = createReceipt($("album-receipt"));
+const albumView = createAlbumView({
+  section: $("album"),
+  table: $("album-tracks"),
+  summary: $("album-summary"),
+  link: $("download-album"),
+});
+const referencePicker = createReferencePicker(
+  { input: $("reference-input"), name: $("reference-name"), clear: $("reference-clear"), amounts: $("match-amounts") },
+  { onFile: (file) => loadReference(file), onClear: () => clearReference(), onAmounts: () => schedule("decide") },
+);
 const player = createPlayer(
   {
     play: $("play"),
@@ -75,7 +90,9 @@ const player = createPlayer(
 const masterButton = $("master");
 const cancelButton = $("cancel");
 createSoundToggle(document.querySelector('[data-testid="sound-toggle"]'));
-createDropzone($("dropzone"), $("file-input"), (file) => startJob(file));
+createDropzone($("dropzone"), $("file-input"), (files) =>
+  files.length > 1 ? startAlbum(files) : startJob(files[0]),
+);
 
 let description = null; // the engine's describe(): limits, platforms, styles, parameters
 let pendingFile = null; // a file dropped while the engine was still booting
@@ -86,6 +103,7 @@ let jobStartedMs = 0;
 let busy = false;
 let timer = 0;
 let pending = null; // "decide" | "render": what the debounced change will do
+let reference = null; // {name} of the reference track the worker holds, or null
 const view = { before: null, after: null, region: null }; // what the canvases draw
 
 const engine = new Engine("/worker.js", {
@@ -109,6 +127,8 @@ async function boot() {
     description = await engine.request("describe");
     picker.fill(description);
     adjust.build(description);
+    referencePicker.build(description.match_amounts);
+    referencePicker.show(null);
     $("limit-hint").textContent = ` · ${description.limits.summary}`;
     $("versions").textContent = `v${versions.app_version} · Pyodide ${versions.pyodide_version}`;
     if (pendingFile !== null) {
@@ -159,6 +179,7 @@ async function startJob(file) {
   adjust.clear();
   download.clear();
   report.hide();
+  albumView.hide();
   receipt.reset();
   player.unload();
   Object.assign(view, { before: null, after: null, region: null });
@@ -208,7 +229,7 @@ function schedule(kind, delayMs = DEBOUNCE_MS) {
 async function decideAndMaster(token) {
   const intent = picker.value();
   status.set("deciding", "Choosing the mastering settings from the measurements…");
-  const decided = await decide(loaded.features, intent);
+  const decided = await decide(loaded.features, intent, receipt);
   if (token !== runToken) return;
   decision = decided;
   await render(token);
@@ -253,8 +274,19 @@ function drawCharts() {
 }
 
 // The server decides when it can; offline or on any failure, the worker's built-in rules do.
+// With a reference track the worker matches it (both tracks' measurements stay here).
 // The receipt records exactly what left the device for each decision.
-async function decide(features, intent) {
+async function decide(features, intent, receipt) {
+  if (reference !== null) {
+    receipt.nothingSent("with a reference track, the settings are chosen on this device from both tracks' measurements.");
+    const amounts = referencePicker.amounts();
+    const matched = await engine.request("decide", { features, intent, reference: true, amounts });
+    return {
+      params: matched.params,
+      explanation: matched.explanation,
+      label: `Matched to the reference “${reference.name}” by the built-in rules, on this device.`,
+    };
+  }
   const body = decisionBody(features, intent);
   try {
     const answer = await requestDecision(body);
@@ -324,11 +356,106 @@ function progressTo(token, state, verb, kind) {
   };
 }
 
+// A reference track: analysed in the worker (only its features are kept there); after a job,
+// the track is decided and mastered again against it.
+async function loadReference(file) {
+  if (description === null) return;
+  try {
+    const input = await readAudioFile(file, description.limits);
+    referencePicker.show(`${file.name} (analysing…)`);
+    await engine.request("reference", input.args, { transfer: input.transfer });
+    reference = { name: file.name };
+    referencePicker.show(file.name);
+    schedule("decide", 0);
+  } catch (err) {
+    reference = null;
+    referencePicker.show(null);
+    if (err?.code !== "cancelled") status.set("error", `The reference could not be used: ${sentence(err)}`);
+  }
+}
+
+async function clearReference() {
+  reference = null;
+  referencePicker.show(null);
+  await engine.request("clear_reference").catch(() => {});
+  schedule("decide", 0);
+}
+
+// Several files: an album. Each is read and analysed in turn; one decision (on the album's
+// combined measurements) and one album gain master them all; the zip comes from the worker.
+async function startAlbum(files) {
+  play("drop");
+  if (description === null) {
+    status.set("booting", "Still loading the audio engine… Drop the files again in a moment.");
+    return;
+  }
+  clearTimeout(timer);
+  pending = null;
+  engine.interrupt();
+  const token = ++runToken;
+  jobStartedMs = performance.now();
+  loaded = null;
+  decision = null;
+  download.clear();
+  report.hide();
+  albumView.hide();
+  player.unload();
+  albumReceipt.reset();
+  setBusy(true);
+  try {
+    await engine.request("album_clear");
+    for (const [i, file] of files.entries()) {
+      const what = `track ${i + 1} of ${files.length}, “${file.name}”`;
+      status.set("analyzing", `Reading ${what}…`, i / files.length);
+      const input = await readAudioFile(file, description.limits);
+      if (token !== runToken) return;
+      status.set("analyzing", `Analysing ${what}…`, i / files.length);
+      await engine.request("album_add", { ...input.args, name: file.name }, { transfer: input.transfer });
+      if (token !== runToken) return;
+    }
+    const intent = picker.value();
+    status.set("deciding", "Choosing one set of settings for the whole album…");
+    const combined = await engine.request("album_features");
+    const decided = await decide(combined, intent, albumReceipt);
+    if (token !== runToken) return;
+    status.set("mastering", "Mastering the album…", 0);
+    const out = await engine.request(
+      "album_master",
+      {
+        intent,
+        decision: { params: decided.params, explanation: decided.explanation },
+        reference: reference !== null,
+        amounts: referencePicker.amounts(),
+        bits: download.bits(),
+      },
+      {
+        onProgress: (stage, fraction) => {
+          if (token === runToken) status.set("mastering", `Mastering ${stage}…`, fraction);
+        },
+      },
+    );
+    if (token !== runToken) return;
+    albumView.show(out);
+    $("album-source").textContent = decided.label;
+    $("album-explanation").replaceChildren(
+      ...out.explanation.map((text) => Object.assign(document.createElement("li"), { textContent: text })),
+    );
+    status.set("done", `Done. ${files.length} tracks mastered as one album. Download them all as a zip.`);
+    setBusy(false);
+    play("done");
+    albumReceipt.jobReport(reportJob("done", (performance.now() - jobStartedMs) / 1000, picker.platformName()));
+  } catch (err) {
+    fail(err, token);
+  }
+}
+
 function cancel() {
   runToken++;
   clearTimeout(timer);
   pending = null;
-  engine.cancel(); // a fresh worker boots; the loaded input is gone with the old one
+  engine.cancel(); // a fresh worker boots; the loaded input and the reference are gone with it
+  reference = null;
+  referencePicker.show(null);
   loaded = null;
   decision = null;
   player.unload();
@@ -343,6 +470,8 @@ function fail(err, token) {
   if (err?.code === "engine_failed" || err?.code === "engine_crashed") {
     engine.cancel(); // start a clean engine for the next file
     loaded = null;
+    reference = null;
+    referencePicker.show(null);
   }
   setBusy(false);
   status.set("error", sentence(err));

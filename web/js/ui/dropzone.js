@@ -1,8 +1,9 @@
-// The drop area and its file input (data-testid="file-input"): one file at a time.
+// The drop area and its file input (data-testid="file-input"): one file is a track, several
+// files are an album.
 
-export function createDropzone(zoneEl, inputEl, onFile) {
+export function createDropzone(zoneEl, inputEl, onFiles) {
   const take = (files) => {
-    if (files && files.length > 0) onFile(files[0]);
+    if (files && files.length > 0) onFiles([...files]);
   };
   inputEl.addEventListener("change", () => {
     take(inputEl.files);

@@ -1,0 +1,130 @@
+"""Reference mastering and album mode in the browser (Debian's Chromium, the real proxy app).
+
+A reference is matched on the device: with one loaded, no decision request leaves the page. An
+album is decided once, on the tracks' combined measurements, and its masters come as one zip.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import BrowserContext, expect
+
+from browser_support import (
+    JOB_TIMEOUT_MS,
+    ROOT,
+    RecordingApp,
+    download,
+    drop,
+    open_page,
+    shot,
+    wait_for_job,
+)
+from mixmaster.loudness import album_loudness_lufs, integrated_loudness, measure_loudness
+from mixmaster.truepeak import true_peak_dbtp
+from mixmaster.wavio import encode_wav, read_wav
+from signals import programme
+
+pytestmark = pytest.mark.browser
+
+RATE_HZ = 44_100
+FEATURE_KEYS = set(
+    json.loads((ROOT / "py" / "mixmaster" / "features.schema.json").read_text())["properties"]
+)
+
+
+def _wav(path: Path, seconds: float, level_dbfs_rms: float, seed: int) -> Path:
+    x = programme(seconds, RATE_HZ, level_dbfs_rms=level_dbfs_rms, seed=seed)
+    path.write_bytes(encode_wav(x, RATE_HZ, "24"))
+    return path
+
+
+def test_a_reference_is_matched_on_the_device_aspect_by_aspect(
+    site: tuple[str, RecordingApp], context: BrowserContext, tmp_path: Path
+) -> None:
+    base_url, recorder = site
+    mix = _wav(tmp_path / "mix.wav", 8.0, -24.0, 41)
+    ref = _wav(tmp_path / "loud reference.wav", 8.0, -11.0, 42)
+    ref_lufs = integrated_loudness(read_wav(ref).samples, RATE_HZ)
+    page = context.new_page()
+    open_page(page, base_url)
+    recorder.clear()
+    page.get_by_test_id("reference-input").set_input_files(str(ref))
+    expect(page.locator("#reference-name")).to_have_text(
+        "Reference: “loud reference.wav”", timeout=60_000
+    )
+    expect(page.get_by_test_id("match-loudness")).to_be_visible()
+    drop(page, mix)
+    assert "Matched to the reference" in page.locator("#decision-source").inner_text()
+    expect(page.get_by_test_id("receipt")).to_contain_text("Nothing left this device")
+    master = read_wav(download(page, tmp_path)[1]).samples
+    assert abs(integrated_loudness(master, RATE_HZ) - ref_lufs) <= 0.5
+    assert true_peak_dbtp(master, RATE_HZ) <= -1.0
+    shot(page, "reference-done")
+
+    # loudness not matched at all: the platform's target (Spotify, -14 LUFS) again
+    href = page.get_by_test_id("download").get_attribute("href")
+    page.get_by_test_id("match-loudness").fill("0")
+    expect(page.get_by_test_id("download")).not_to_have_attribute(
+        "href", href or "", timeout=JOB_TIMEOUT_MS
+    )
+    wait_for_job(page)
+    master = read_wav(download(page, tmp_path)[1]).samples
+    assert abs(integrated_loudness(master, RATE_HZ) + 14.0) <= 0.5
+    assert [r.path for r in recorder.snapshot() if r.method == "POST"] == ["/api/jobs"] * 2
+
+
+def test_several_files_master_as_one_album_in_a_zip(
+    site: tuple[str, RecordingApp], context: BrowserContext, tmp_path: Path
+) -> None:
+    base_url, recorder = site
+    levels = (-20.0, -27.0, -17.0)
+    files = [
+        _wav(tmp_path / f"0{i + 1} song.wav", 6.0, level, 50 + i) for i, level in enumerate(levels)
+    ]
+    inputs = [integrated_loudness(read_wav(f).samples, RATE_HZ) for f in files]
+    page = context.new_page()
+    open_page(page, base_url)
+    recorder.clear()
+    page.get_by_test_id("file-input").set_input_files([str(f) for f in files])
+    wait_for_job(page)
+    shot(page, "album-done")
+    name, saved = download(page, tmp_path, "download-album")
+    assert name == "album-masters.zip"
+    archive = zipfile.ZipFile(io.BytesIO(saved.read_bytes()))
+    wavs = [n for n in archive.namelist() if n.endswith(".wav")]
+    assert wavs == ["01 song-master.wav", "02 song-master.wav", "03 song-master.wav"]
+    masters = [read_wav(archive.read(n)).samples for n in wavs]
+    gains = [integrated_loudness(m, RATE_HZ) - i for m, i in zip(masters, inputs, strict=True)]
+    assert max(gains) - min(gains) <= 0.5
+    album = album_loudness_lufs([measure_loudness(m, RATE_HZ).momentary_lufs for m in masters])
+    assert abs(album + 14.0) <= 0.5
+    assert all(true_peak_dbtp(m, RATE_HZ) <= -1.0 for m in masters)
+    assert page.locator("#album-tracks tbody tr").count() == 3
+    posts = [r for r in recorder.snapshot() if r.method == "POST"]
+    assert [r.path for r in posts] == ["/api/decide", "/api/jobs"]
+    sent = json.loads(posts[0].body)
+    assert set(sent["features"]) == FEATURE_KEYS and b"RIFF" not in posts[0].body
+    shown = page.get_by_test_id("album-receipt").locator("pre").all_text_contents()
+    assert shown[0] == posts[0].body.decode()
+
+
+def test_a_track_without_a_tempo_is_still_decided_by_the_server(
+    site: tuple[str, RecordingApp], context: BrowserContext, tmp_path: Path
+) -> None:
+    # regression: Python's None (the tempo of a track too short to have one) reached the page
+    # as undefined, JSON.stringify dropped the key, the server refused the features and the
+    # page fell back to its own rules
+    path = _wav(tmp_path / "jingle.wav", 2.5, -20.0, 3)
+    base_url, recorder = site
+    page = context.new_page()
+    open_page(page, base_url)
+    recorder.clear()
+    drop(page, path)
+    assert "server's built-in rules" in page.locator("#decision-source").inner_text()
+    (decide,) = [r for r in recorder.snapshot() if r.path == "/api/decide"]
+    assert json.loads(decide.body)["features"]["tempo_bpm"] is None
