@@ -357,3 +357,8 @@ def test_controls_are_labelled_and_the_console_stayed_clean(studio: Studio) -> N
     assert unlabelled == []
     assert studio.page.locator("[aria-live]").count() >= 1
     assert studio.problems == []
+
+
+def test_text_meets_wcag_aa_contrast(studio: Studio) -> None:
+    script = (Path(__file__).parent / "wcag_contrast.js").read_text()
+    assert studio.page.evaluate(script) == []
