@@ -329,7 +329,11 @@ function splitSentences(text) {
 // Another bit depth means mastering again with that depth's dither (the true-peak guarantee
 // holds per depth); the worker reuses the parameters of the last master.
 async function reencode(bits) {
-  if (loaded === null || decision === null || busy) return;
+  if (loaded === null || decision === null) return;
+  if (busy) {
+    schedule("render", 0); // the render in progress is for the old depth: replace it
+    return;
+  }
   const token = ++runToken;
   setBusy(true);
   try {
