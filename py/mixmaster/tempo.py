@@ -36,7 +36,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import scipy.fft
 
 from mixmaster.audio import as_audio, check_sample_rate
 from mixmaster.spectrum import hann_window, hop_frames
@@ -150,8 +149,10 @@ def onset_envelope(
 
     energies = np.zeros((frames.shape[0], _N_BANDS), dtype=np.float32)
     for first in range(0, frames.shape[0], _BATCH_FRAMES):
-        spec = scipy.fft.rfft(frames[first : first + _BATCH_FRAMES] * window, axis=-1)
-        re_im = spec.view(np.float32)[:, 2 * first_bin : 2 * stop_bin]
+        # float64: numpy's FFT is faster in float64 than in float32.
+        batch = np.multiply(frames[first : first + _BATCH_FRAMES], window, dtype=np.float64)
+        spec = np.fft.rfft(batch, axis=-1)
+        re_im = spec.view(np.float64)[:, 2 * first_bin : 2 * stop_bin]
         np.square(re_im, out=re_im)
         energies[first : first + _BATCH_FRAMES, band_ids] = np.add.reduceat(
             re_im, 2 * run_starts, axis=1
@@ -175,8 +176,8 @@ def _subtract_moving_average(envelope: FloatArray, size: int) -> FloatArray:
 def _autocorrelation(envelope: FloatArray) -> FloatArray:
     """Unbiased autocorrelation normalised to 1 at lag 0 (zeros if the envelope is flat)."""
     m = envelope.size
-    spec = scipy.fft.rfft(envelope, n=2 * m)
-    acf = scipy.fft.irfft(spec.real**2 + spec.imag**2, n=2 * m)[:m]
+    spec = np.fft.rfft(envelope, n=2 * m)
+    acf = np.fft.irfft(spec.real**2 + spec.imag**2, n=2 * m)[:m]
     if acf[0] <= 0.0:
         return np.zeros(m)
     return np.asarray(acf / acf[0] * (m / (m - np.arange(m))), dtype=np.float64)
