@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import shutil
@@ -75,6 +76,27 @@ def test_k_weighting_rejects_unsupported_rate() -> None:
     with pytest.raises(InputError) as err:
         k_weighting_sos(4_000)
     assert err.value.code == "unsupported_sample_rate"
+
+
+@pytest.mark.parametrize(
+    "sample_rate_hz", [8_000, 11_025, 44_100, 48_000, 96_000, 192_000, 384_000]
+)
+@pytest.mark.parametrize("chunk_frames", [31, 997, 70_001])
+def test_block_k_weighting_equals_sosfilt(sample_rate_hz: int, chunk_frames: int) -> None:
+    # The meter's block filter is the K-weighting recursion reordered: it must agree with
+    # sosfilt to rounding, whatever the chunking (the first 40 frames one at a time), including
+    # a DC step (large RLB states) and a state carried in from earlier chunks.
+    n = 70_001
+    x = np.random.default_rng(5).standard_normal((2, n)) * 0.3
+    x[:, n // 2 :] += 0.5
+    expected = sps.sosfilt(np.array(k_weighting_sos(sample_rate_hz)), x, axis=1)
+    block = loudness._block_filter(sample_rate_hz)
+    state = np.zeros((2, block.order))
+    parts = []
+    for start, stop in itertools.pairwise([*range(40), *range(40, n, chunk_frames), n]):
+        y, state = block.apply(x[:, start:stop], state)
+        parts.append(y)
+    np.testing.assert_allclose(np.concatenate(parts, axis=1), expected, rtol=0, atol=1e-9)
 
 
 # --- channel weights -------------------------------------------------------------------------
