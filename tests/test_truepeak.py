@@ -201,6 +201,21 @@ def test_chunked_equals_whole_signal_upsampling() -> None:
     np.testing.assert_allclose(true_peak_lin(x, fs), whole, rtol=1e-6)
 
 
+@pytest.mark.parametrize(("sample_rate_hz", "level_dbfs_rms"), [(44_100, -20.0), (96_000, -9.0)])
+def test_rows_skipped_by_the_bound_hold_no_peak(sample_rate_hz: int, level_dbfs_rms: float) -> None:
+    # Rows whose bound (worst tap gain x local sample peak) is under the running peak are not
+    # computed; programme with isolated intersample overs, one in the last (partial) row, reads
+    # exactly as interpolating everything.
+    x = signals.programme(2.0, sample_rate_hz, level_dbfs_rms=level_dbfs_rms)[:, :-7]
+    n = x.shape[1]
+    for i, at in enumerate((n // 3, n // 3 + 40, 2 * n // 3, n - 5)):
+        x[i % 2, at - 3 : at + 3] = [0.3, -0.6, 0.8, 0.8, -0.6, 0.3]
+    half = TAPS_PER_PHASE // 2
+    factor = oversampling_factor(sample_rate_hz)
+    whole = np.max(np.abs(upsample(np.pad(x, ((0, 0), (half, half))), factor)), axis=1)
+    np.testing.assert_allclose(true_peak_lin(x, sample_rate_hz), whole, rtol=1e-6)
+
+
 @pytest.mark.parametrize("sample_rate_hz", [44_100, 96_000, 192_000])
 def test_true_peak_is_never_below_sample_peak(sample_rate_hz: int) -> None:
     x = signals.programme(1.0, sample_rate_hz, level_dbfs_rms=-8.0)

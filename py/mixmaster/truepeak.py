@@ -321,6 +321,7 @@ def true_peak_lin(x: npt.ArrayLike, sample_rate_hz: int) -> npt.NDArray[np.float
     t = TAPS_PER_PHASE
     lead = t // 2 - 1
     n = arr.shape[1]
+    gain = _worst_gain(factor)
     # Interpolated positions n' from -T/2 to n - 1 + T/2 see at least one sample of the signal.
     first_out = -(t // 2)
     last_out = n - 1 + t // 2
@@ -328,12 +329,66 @@ def true_peak_lin(x: npt.ArrayLike, sample_rate_hz: int) -> npt.NDArray[np.float
         peak = float(peaks[ch])
         for start in range(first_out, last_out + 1, _BLOCK_SAMPLES):
             count = min(_BLOCK_SAMPLES, last_out + 1 - start)
-            y = _interpolate(
-                _extended_block(arr[ch], start - lead, count, factor, np.float32), count, factor
-            )
+            ext = _extended_block(arr[ch], start - lead, count, factor, np.float32)
+            rows = _rows_that_may_exceed(ext, count, gain, peak)
+            if 2 * rows.size > count // TAPS_PER_PHASE:  # dense material: every row, no gather
+                y = _interpolate(ext, count, factor)
+            elif rows.size:
+                y = _interpolate_rows(ext, rows, count, factor)
+            else:
+                continue
             peak = max(peak, float(y.max()), -float(y.min()))
         peaks[ch] = peak
     return peaks
+
+
+@functools.cache
+def _worst_gain(factor: int) -> float:
+    """The largest ``sum(|taps[p]|)`` of any phase: ``|y| <= gain * max|x|`` over its window."""
+    return float(np.max(np.sum(np.abs(_polyphase_taps_cached(factor)), axis=1)))
+
+
+def _rows_that_may_exceed(
+    ext: npt.NDArray[Any], count: int, gain: float, peak: float
+) -> npt.NDArray[np.intp]:
+    """Rows of ``T`` outputs (as :func:`_interpolate` groups them) that could exceed ``peak``.
+
+    Row ``r`` reads ``ext[r T : r T + 2T - 1]``, so no output of it exceeds ``gain`` times the
+    largest ``|x|`` of groups ``r`` and ``r + 1`` of ``T`` samples. Rows under ``peak`` by that
+    bound (with a margin for float32 rounding) cannot raise it and are not computed: for
+    programme material that is most of them.
+    """
+    t = TAPS_PER_PHASE
+    rows = -(-count // t)
+    span = np.abs(ext[: rows * t + t - 1])
+    group_max = np.maximum.reduceat(span, np.arange(0, span.shape[0], t))
+    bound = np.maximum(group_max[:-1], group_max[1:]) * np.float32(gain * (1.0 + 1e-5))
+    return np.flatnonzero(bound > peak)
+
+
+def _interpolate_rows(
+    ext: npt.NDArray[Any], rows: npt.NDArray[np.intp], count: int, factor: int
+) -> npt.NDArray[Any]:
+    """Phases ``1..factor-1`` of the outputs in the given rows of :func:`_interpolate`'s grid.
+
+    Returns ``(len(rows), T * (factor - 1))``; outputs at or beyond ``count`` (in a last,
+    partial row) are zero.
+    """
+    t = TAPS_PER_PHASE
+    per = _rows_per_product(factor)
+    w = _toeplitz_weights(factor, t, ext.dtype.str)
+    item = ext.itemsize
+    windows = np.lib.stride_tricks.as_strided(
+        ext, shape=(-(-count // t), 2 * t - 1), strides=(t * item, item), writeable=False
+    )
+    picked = np.zeros((-(-rows.size // per) * per, 2 * t - 1), dtype=ext.dtype)
+    picked[: rows.size] = windows[rows]
+    y: npt.NDArray[Any] = (picked.reshape(-1, per, 2 * t - 1) @ w).reshape(-1, t * (factor - 1))
+    y = y[: rows.size]
+    partial = count % t
+    if partial and rows[-1] == count // t:  # the last row holds only ``partial`` outputs
+        y[-1, partial * (factor - 1) :] = 0.0
+    return y
 
 
 def true_peak_dbtp(x: npt.ArrayLike, sample_rate_hz: int) -> float:
