@@ -80,9 +80,11 @@ _SCAN_ROWS = 16
 """Rows per group in each level of the row-state recurrence (:func:`_scan_states`)."""
 _SCAN_LEVELS = 3
 """Levels of groups: ``16**3`` rows (131072 frames) and more per block are solved by products."""
+_GEMM_MNK_MAX = 196_608
+"""Largest ``m * n * k`` of one BLAS product: OpenBLAS goes multi-threaded above 262144, and its
+spinning threads stall a shared CPU many times over (see :mod:`mixmaster.truepeak`)."""
 _ROWS_PER_PRODUCT = 128
-"""Rows per BLAS product: small enough to stay single-threaded (see
-:data:`mixmaster.truepeak._GEMM_MNK_MAX`; spinning OpenBLAS threads stall a shared CPU)."""
+"""Rows of the block filter per BLAS product (``128 x 36 x 32`` stays under the limit above)."""
 
 # The K-weighting filters' analog prototypes, as fitted to BS.1770-4's 48 kHz coefficients
 # (the widely used derivation; the standard itself gives only the 48 kHz b/a).
@@ -180,6 +182,21 @@ def _scan_level(transition: npt.NDArray[np.float64]) -> _ScanLevel:
     return _ScanLevel(transition=transition, within=within, powers=np.hstack(pows[:p]))
 
 
+def _single_threaded_product(
+    a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """``a @ b`` for ``a`` ``(..., k)``, as a stack of products under :data:`_GEMM_MNK_MAX`."""
+    k, n = b.shape
+    flat = a.reshape(-1, k)
+    per = max(1, _GEMM_MNK_MAX // (k * n))
+    if flat.shape[0] <= per:
+        return a @ b
+    padded = np.zeros((-(-flat.shape[0] // per) * per, k))
+    padded[: flat.shape[0]] = flat
+    out = (padded.reshape(-1, per, k) @ b).reshape(-1, n)[: flat.shape[0]]
+    return out.reshape(*a.shape[:-1], n)
+
+
 def _scan_states(
     u: npt.NDArray[np.float64], levels: tuple[_ScanLevel, ...]
 ) -> npt.NDArray[np.float64]:
@@ -202,9 +219,9 @@ def _scan_states(
     padded = np.zeros((*u.shape[:-2], groups * p, d))
     padded[..., :rows, :] = u
     flat = padded.reshape(*u.shape[:-2], groups, p * d)
-    local = flat @ level.within
+    local = _single_threaded_product(flat, level.within)
     ends = local[..., -d:] @ level.transition + flat[..., -d:]
-    local += _scan_states(ends, levels[1:]) @ level.powers
+    local += _single_threaded_product(_scan_states(ends, levels[1:]), level.powers)
     out: npt.NDArray[np.float64] = local.reshape(padded.shape)[..., :rows, :]
     return out
 
