@@ -217,6 +217,10 @@ def test_input_is_not_modified() -> None:
         (np.zeros(100), 48_000, "bad_layout"),
         (np.zeros((100, 2)), 48_000, "bad_layout"),
         (np.array([[0.0, np.nan, 0.0]]), 48_000, "non_finite"),
+        (np.array([[0.0, np.inf, 0.0], [0.0, 0.0, -np.inf]]), 48_000, "non_finite"),
+        (np.array([[0.0, np.nan, 0.0]]), 44_100.5, "non_finite"),
+        # Finite, but the squares overflow float64: still a level problem, not "non-finite".
+        (np.full((1, 100), 1e200), 48_000, "level_out_of_range"),
         (np.zeros((2, 100)), 44_100.5, "unsupported_sample_rate"),
         (np.full((2, 100), 2e6), 48_000, "level_out_of_range"),
     ],

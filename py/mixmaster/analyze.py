@@ -160,6 +160,8 @@ class _LevelStats:
     mean_square: float  # over all channels and samples
     peak_lin: float
     clipped_samples: int
+    lr_moments: tuple[float, float, float]  # variances of channels 0 and 1, their covariance
+    finite: bool  # every sample finite (``False`` may also mean squares beyond float64)
 
 
 def _clipped_in(ext: npt.NDArray[np.floating[Any]], core: slice) -> int:
@@ -175,10 +177,12 @@ def _clipped_in(ext: npt.NDArray[np.floating[Any]], core: slice) -> int:
 
 
 def _level_stats(audio: npt.NDArray[np.floating[Any]]) -> _LevelStats:
-    """Per-channel mean, overall mean square, sample peak and clipped count in one chunked pass."""
+    """Per-channel mean, overall mean square, sample peak, clipped count and the L/R moments of
+    :mod:`mixmaster.imaging`, in one chunked pass (sums in float64)."""
     channels, n = audio.shape
     sums = np.zeros(channels)
-    sum_sq = 0.0
+    sums_sq = np.zeros(channels)
+    sum_lr = 0.0
     peak = 0.0
     clipped = 0
     for start in range(0, n, _CHUNK_SAMPLES):
@@ -186,14 +190,33 @@ def _level_stats(audio: npt.NDArray[np.floating[Any]]) -> _LevelStats:
         block = audio[:, start:stop]
         block64 = block.astype(np.float64)
         sums += np.sum(block64, axis=1)
-        sum_sq += float(np.einsum("ij,ij->", block64, block64))
-        block_peaks = np.max(np.abs(block), axis=1)
+        # einsum, not BLAS dot: threaded BLAS stalls on a busy machine for vectors this short.
+        sums_sq += np.einsum("ij,ij->i", block64, block64)
+        if channels > 1:
+            sum_lr += float(np.einsum("i,i->", block64[0], block64[1]))
+        block_peaks = np.maximum(np.max(block, axis=1), -np.min(block, axis=1))
         peak = max(peak, float(np.max(block_peaks)))
         lo, hi = max(0, start - (CLIP_RUN_SAMPLES - 1)), min(n, stop + CLIP_RUN_SAMPLES - 1)
         for ch in np.flatnonzero(block_peaks >= CLIP_LEVEL_LIN):
             clipped += _clipped_in(audio[ch, lo:hi], slice(start - lo, stop - lo))
+    mean = sums / n
+    right = 1 if channels > 1 else 0
+    if channels == 1:
+        sum_lr = float(sums_sq[0])
+    with np.errstate(over="ignore", invalid="ignore"):  # non-finite input: see ``finite``
+        lr_moments = (
+            max(0.0, float(sums_sq[0] / n - mean[0] ** 2)),
+            max(0.0, float(sums_sq[right] / n - mean[right] ** 2)),
+            float(sum_lr / n - mean[0] * mean[right]),
+        )
+        sum_sq = float(np.sum(sums_sq))
     return _LevelStats(
-        mean=sums / n, mean_square=sum_sq / (channels * n), peak_lin=peak, clipped_samples=clipped
+        mean=mean,
+        mean_square=sum_sq / (channels * n),
+        peak_lin=peak,
+        clipped_samples=clipped,
+        lr_moments=lr_moments,
+        finite=math.isfinite(sum_sq) and bool(np.all(np.isfinite(sums))),
     )
 
 
@@ -235,12 +258,14 @@ def analyze(
     ----------
     ITU-R BS.1770-4; EBU Tech 3341 and 3342; IEC 61260-1 (⅓-octave bands).
     """
-    audio = as_audio(x)
-    fs = check_sample_rate(sample_rate_hz)
+    audio = as_audio(x, check_finite=False)  # checked by the level pass below
     channels, n = audio.shape
 
     _report(progress, 0)
     stats = _level_stats(audio)
+    if not stats.finite:  # NaN or Inf, or finite values whose squares overflow float64
+        as_audio(audio)  # raises non_finite if a sample is not finite
+    fs = check_sample_rate(sample_rate_hz)
     sample_peak_dbfs = _floored(lin_to_db(stats.peak_lin))
     if sample_peak_dbfs > MAX_SAMPLE_PEAK_DBFS:
         raise InputError(
@@ -259,7 +284,7 @@ def analyze(
     spec = measure_spectrum(audio, fs, spectra)
 
     _report(progress, 3)
-    image = measure_imaging(audio, fs, spectra, check_finite=False)
+    image = measure_imaging(audio, fs, spectra, check_finite=False, lr_moments=stats.lr_moments)
 
     _report(progress, 4)
     tempo = estimate_tempo(audio, fs, check_finite=False)

@@ -140,6 +140,7 @@ def measure_imaging(
     spectra: LongTermSpectra | None = None,
     *,
     check_finite: bool = True,
+    lr_moments: tuple[float, float, float] | None = None,
 ) -> ImagingMeasurement:
     """Measure the stereo correlation and width of ``x``, overall and per band.
 
@@ -154,6 +155,10 @@ def measure_imaging(
         :func:`mixmaster.spectrum.long_term_spectra` of this same audio, to avoid recomputing it.
     check_finite
         Check for NaN/Inf (skip only when the caller has already done so).
+    lr_moments
+        The variances of channels 0 and 1 and their covariance (DC removed), if the caller has
+        them from its own pass over this same audio (:func:`mixmaster.analyze.analyze` does);
+        for mono input, the channel's variance three times.
 
     Returns
     -------
@@ -168,7 +173,7 @@ def measure_imaging(
     fs = check_sample_rate(sample_rate_hz)
     if spectra is None:
         spectra = long_term_spectra(audio, fs, check_finite=False)
-    corr, width = correlation_and_width(*_lr_moments(audio))
+    corr, width = correlation_and_width(*(lr_moments or _lr_moments(audio)))
     band_corr, band_width = band_imaging(spectra)
     return ImagingMeasurement(
         correlation=corr, width=width, band_correlation=band_corr, band_width=band_width
