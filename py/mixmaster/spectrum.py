@@ -229,9 +229,8 @@ def long_term_spectra(
         spec = np.fft.rfft(buf[:, :rows], n=nfft, axis=-1)
         re_im = spec.view(np.float64)  # (channels, rows, 2 * n_bins)
         if channels > 1:
-            cross_sum += np.sum(re_im[0] * re_im[1], axis=0)
-        np.square(re_im, out=re_im)
-        power_sum += np.sum(re_im, axis=1)
+            cross_sum += np.einsum("ij,ij->j", re_im[0], re_im[1])
+        power_sum += np.einsum("cij,cij->cj", re_im, re_im)
 
     # One-sided scaling: every bin but DC and Nyquist stands for its negative-frequency twin.
     scale = np.full(n_bins, 2.0)
