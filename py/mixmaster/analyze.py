@@ -274,10 +274,12 @@ def analyze(
             f"±10^6 (+{MAX_SAMPLE_PEAK_DBFS:.0f} dBFS), with full scale at 1.0.",
         )
     rms_dbfs = _floored(power_to_db(stats.mean_square))
-    loud = measure_loudness(audio, fs)
+    loud = measure_loudness(audio, fs, check_finite=False)
 
     _report(progress, 1)
-    true_peak_dbtp = _floored(lin_to_db(float(np.max(true_peak_lin(audio, fs)))))
+    true_peak_dbtp = _floored(
+        lin_to_db(float(np.max(true_peak_lin(audio, fs, check_finite=False))))
+    )
 
     _report(progress, 2)
     spectra = long_term_spectra(audio, fs, check_finite=False)

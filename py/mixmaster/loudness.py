@@ -600,7 +600,9 @@ def _loudness_range(short_term_lufs: npt.NDArray[np.float64]) -> float:
     return float(high - low)
 
 
-def measure_loudness(x: npt.ArrayLike, sample_rate_hz: int) -> LoudnessMeasurement:
+def measure_loudness(
+    x: npt.ArrayLike, sample_rate_hz: int, *, check_finite: bool = True
+) -> LoudnessMeasurement:
     """Measure integrated loudness, LRA and the momentary / short-term series of ``x``.
 
     Parameters
@@ -610,6 +612,8 @@ def measure_loudness(x: npt.ArrayLike, sample_rate_hz: int) -> LoudnessMeasureme
         Not modified.
     sample_rate_hz
         8 kHz to 384 kHz.
+    check_finite
+        Check for NaN/Inf (skip only when the caller has already done so).
 
     Returns
     -------
@@ -626,9 +630,9 @@ def measure_loudness(x: npt.ArrayLike, sample_rate_hz: int) -> LoudnessMeasureme
     ----------
     ITU-R BS.1770-4 (2015), Annex 1; EBU Tech 3341 (2016); EBU Tech 3342 (2016/2023).
     """
-    arr = as_audio(x)
+    arr = as_audio(x, check_finite=check_finite)
     meter = LoudnessMeter(sample_rate_hz, arr.shape[0])
-    meter._process_checked(arr)  # as_audio has checked shape and finiteness
+    meter._process_checked(arr)  # as_audio has checked the shape (and finiteness, or the caller)
     return meter.result()
 
 

@@ -288,7 +288,9 @@ def _sample_peaks(arr: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64]
     return peaks
 
 
-def true_peak_lin(x: npt.ArrayLike, sample_rate_hz: int) -> npt.NDArray[np.float64]:
+def true_peak_lin(
+    x: npt.ArrayLike, sample_rate_hz: int, *, check_finite: bool = True
+) -> npt.NDArray[np.float64]:
     """True-peak level per channel, as a linear amplitude (BS.1770-4 Annex 2).
 
     The signal is oversampled by :func:`oversampling_factor` with :func:`polyphase_taps`, block
@@ -302,6 +304,8 @@ def true_peak_lin(x: npt.ArrayLike, sample_rate_hz: int) -> npt.NDArray[np.float
         Audio ``(channels, samples)``. Not modified.
     sample_rate_hz
         Sample rate, 8 kHz to 384 kHz.
+    check_finite
+        Check for NaN/Inf (skip only when the caller has already done so).
 
     Returns
     -------
@@ -313,7 +317,7 @@ def true_peak_lin(x: npt.ArrayLike, sample_rate_hz: int) -> npt.NDArray[np.float
     InputError
         ``bad_layout``, ``empty_audio``, ``non_finite``, ``unsupported_sample_rate``.
     """
-    arr = as_audio(x)
+    arr = as_audio(x, check_finite=check_finite)
     factor = oversampling_factor(sample_rate_hz)
     peaks = _sample_peaks(arr)
     if factor == 1:
