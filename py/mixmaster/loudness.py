@@ -514,7 +514,7 @@ class LoudnessMeter:
             self._accumulate(y)
 
     def _accumulate(self, y: npt.NDArray[np.float64]) -> None:
-        """Add the K-weighted block ``y`` to the per-sub-block channel-weighted energies."""
+        """Add the K-weighted block ``y`` (squared in place) to the per-sub-block energies."""
         n = y.shape[1]
         start = self._frames_done
         end = start + n
@@ -525,7 +525,7 @@ class LoudnessMeter:
             k += 1
         starts = [0, *(c for c in cuts if c < n)]
         # Σ_samples y_i² per segment and channel, then Σ_i G_i (BS.1770-4 Annex 1 eq. 1-2).
-        seg_energy = self._weights @ np.add.reduceat(y * y, starts, axis=1)
+        seg_energy = self._weights @ np.add.reduceat(np.square(y, out=y), starts, axis=1)
         for i in range(len(cuts)):
             k = self._subblock
             self._subblock_power.append(self._partial_power + float(seg_energy[i]))
