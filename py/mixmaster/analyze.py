@@ -54,7 +54,7 @@ CLIP_RUN_SAMPLES = 3
 """A run of this many consecutive full-scale samples in one channel is a clipped flat top."""
 
 PROGRESS_STAGES: tuple[str, ...] = ("loudness", "true_peak", "spectrum", "stereo", "tempo")
-_STAGE_WEIGHTS = (0.3, 0.3, 0.15, 0.1, 0.15)  # rough shares of the run time
+_STAGE_WEIGHTS = (0.35, 0.1, 0.3, 0.05, 0.2)  # rough shares of the run time (5 min at 44.1 kHz)
 _CHUNK_SAMPLES = 1 << 16
 
 ProgressCallback = Callable[[str, float], None]
