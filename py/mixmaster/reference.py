@@ -58,6 +58,7 @@ from mixmaster.params import (
     params_from_dict,
     params_to_dict,
 )
+from mixmaster.spectrum import ISO_THIRD_OCTAVE_CENTRES_HZ
 from mixmaster.units import FloatArray
 
 __all__ = ["MAX_CORRECTION_DB", "decide_reference", "match_curves"]
@@ -170,8 +171,8 @@ def _fmt(value: float, digits: int = 1) -> str:
 
 def _fmt_hz(frequency_hz: float) -> str:
     if frequency_hz >= 1000.0:
-        return f"{frequency_hz / 1000.0:.3g} kHz"
-    return f"{frequency_hz:.3g} Hz"
+        return f"{frequency_hz / 1000.0:g} kHz"
+    return f"{frequency_hz:g} Hz"
 
 
 def _number(features: Mapping[str, Any], key: str) -> float | None:
@@ -286,11 +287,19 @@ def decide_reference(
         body = [i for i, f in enumerate(MATCH_BAND_CENTRES_HZ) if 40.0 <= f <= 16_000.0]
         lo = min(body, key=lambda i: mid[i])
         hi = max(body, key=lambda i: mid[i])
+        moves = []
+        if mid[hi] >= 0.2:
+            moves.append(
+                f"lifted up to {_fmt(mid[hi])} dB around {_fmt_hz(ISO_THIRD_OCTAVE_CENTRES_HZ[hi])}"
+            )
+        if mid[lo] <= -0.2:
+            moves.append(
+                f"cut up to {_fmt(-mid[lo])} dB around {_fmt_hz(ISO_THIRD_OCTAVE_CENTRES_HZ[lo])}"
+            )
         sentences.append(
             "The tone follows the reference's, smoothed per third of an octave and separately "
-            f"for the centre (mid) and the sides: the mid is lifted up to {_fmt(mid[hi])} dB "
-            f"around {_fmt_hz(MATCH_BAND_CENTRES_HZ[hi])} and cut up to {_fmt(-mid[lo])} dB "
-            f"around {_fmt_hz(MATCH_BAND_CENTRES_HZ[lo])}."
+            "for the centre (mid) and the sides"
+            + (": the mid is " + " and ".join(moves) + "." if moves else "; they already agree.")
         )
 
     # Width.
