@@ -9,7 +9,8 @@ import pytest
 
 import signals
 from mixmaster.matching import MatchProcessor, apply_match, fir_length, match_fir
-from mixmaster.params import MATCH_BAND_CENTRES_HZ, MatchParams
+from mixmaster.params import MATCH_BAND_CENTRES_HZ, MasteringParams, MatchParams, with_changes
+from mixmaster.pipeline import master
 from mixmaster.processor import run_whole
 
 RATES = [8_000, 44_100, 48_000, 96_000]
@@ -119,3 +120,13 @@ def test_input_is_not_modified_and_output_is_finite() -> None:
     y = apply_match(x, 48_000, MatchParams(mid_db=wavy(12.0), side_db=wavy(-12.0)))
     np.testing.assert_array_equal(x, before)
     assert y.shape == x.shape and np.isfinite(y).all()
+
+
+@pytest.mark.parametrize(("channels", "samples"), [(2, 1), (2, 100), (1, 5000), (6, 20_000)])
+def test_inputs_shorter_than_the_fir_or_of_other_layouts_pass_the_pipeline(
+    channels: int, samples: int
+) -> None:
+    p = with_changes(MasteringParams(), match={"mid_db": wavy(3.0), "side_db": wavy(-3.0)})
+    x = np.random.default_rng(0).standard_normal((channels, samples)) * 0.1
+    out = master(x, 48_000, p).audio
+    assert out.shape == x.shape and np.isfinite(out).all()
