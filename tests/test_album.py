@@ -23,6 +23,7 @@ from mixmaster.album import (
     album_next_round,
     album_shortfall_db,
     check_album,
+    master_in_rounds,
     plan_album,
 )
 from mixmaster.analyze import analyze, validate_features
@@ -50,15 +51,14 @@ def master_album(
     """The sequential album flow: analyse, plan, master; again while a track falls short."""
     features = [json.loads(json.dumps(analyze(x, fs).to_json())) for x in audio]
     album_lufs = album_loudness_lufs([measure_loudness(x, fs).momentary_lufs for x in audio])
-    plan = plan_album(features, intent, album_lufs=album_lufs, **kwargs)
-    outs = [master(x, fs, p).audio for x, p in zip(audio, plan.params, strict=True)]
-    for _ in range(2):
-        round_args = album_next_round(plan, [integrated_loudness(y, fs) for y in outs])
-        if round_args is None:
-            break
-        plan = plan_album(features, intent, album_lufs=album_lufs, **kwargs, **round_args)
-        outs = [master(x, fs, p).audio for x, p in zip(audio, plan.params, strict=True)]
-    return plan, outs, [integrated_loudness(x, fs) for x in audio]
+    plan, outs = master_in_rounds(
+        lambda **round_args: plan_album(
+            features, intent, album_lufs=album_lufs, **kwargs, **round_args
+        ),
+        lambda plan: [master(x, fs, p).audio for x, p in zip(audio, plan.params, strict=True)],
+        lambda y: integrated_loudness(y, fs),
+    )
+    return plan, list(outs), [integrated_loudness(x, fs) for x in audio]
 
 
 @pytest.mark.parametrize(

@@ -31,9 +31,9 @@ Silent or nearly silent tracks are left as the rules leave silence (no gain).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from mixmaster.analyze import validate_features
 from mixmaster.decide import NEAR_SILENT_LUFS, Decision, decide
@@ -57,6 +57,7 @@ __all__ = [
     "album_next_round",
     "album_shortfall_db",
     "check_album",
+    "master_in_rounds",
     "plan_album",
 ]
 
@@ -71,6 +72,11 @@ MAX_ALBUM_LIMITING_DB: Final = 10.0
 
 SHORTFALL_TOLERANCE_LU: Final = 0.2
 """A track this far or more below its target makes the album gain back off."""
+
+EXTRA_ROUNDS: Final = 2
+"""Rounds after the first (:func:`album_next_round`): more limiting, then less album gain."""
+
+Result = TypeVar("Result")
 
 
 @dataclass(frozen=True)
@@ -505,3 +511,32 @@ def check_album(
         relative_spread_lu=spread,
         relative_kept=spread <= RELATIVE_TOLERANCE_LU,
     )
+
+
+def master_in_rounds(
+    plan_for: Callable[..., AlbumPlan],
+    master_all: Callable[[AlbumPlan], Sequence[Result]],
+    lufs_of: Callable[[Result], float],
+) -> tuple[AlbumPlan, Sequence[Result]]:
+    """Plan the album, master every track, and again while a track falls short of its place.
+
+    The loop every caller shares (the CLI's parallel workers, the browser's one-by-one
+    session): ``plan_for(**round_args)`` plans (the keyword arguments of :func:`plan_album`
+    that :func:`album_next_round` returns, none the first time), ``master_all(plan)`` masters
+    every track and ``lufs_of(result)`` reads one master's integrated loudness. At most
+    :data:`EXTRA_ROUNDS` further rounds.
+
+    Returns
+    -------
+    tuple
+        The last plan and its results.
+    """
+    plan = plan_for()
+    results = master_all(plan)
+    for _ in range(EXTRA_ROUNDS):
+        round_args = album_next_round(plan, [lufs_of(r) for r in results])
+        if round_args is None:
+            break
+        plan = plan_for(**round_args)
+        results = master_all(plan)
+    return plan, results

@@ -725,7 +725,7 @@ def master_album(
     import json
     import zipfile
 
-    from mixmaster.album import album_next_round, check_album, plan_album
+    from mixmaster.album import AlbumPlan, check_album, master_in_rounds, plan_album
     from mixmaster.decide import Decision
     from mixmaster.loudness import album_loudness_lufs, measure_loudness
     from mixmaster.pipeline import master as run_pipeline
@@ -743,8 +743,8 @@ def master_album(
     amounts_ = params.match_amounts_from_dict(amounts or {})
     album_lufs = album_loudness_lufs([m.momentary_lufs for m in inputs])
 
-    def plan_for(gain_offset_db: float = 0.0, extra_limiting_db: float = 0.0) -> Any:
-        plan = plan_album(
+    def plan_for(gain_offset_db: float = 0.0, extra_limiting_db: float = 0.0) -> AlbumPlan:
+        return plan_album(
             features,
             resolved,
             album_lufs=album_lufs,
@@ -754,11 +754,11 @@ def master_album(
             gain_offset_db=gain_offset_db,
             extra_limiting_db=extra_limiting_db,
         )
-        return plan, [params.with_changes(p, output={"bits": bits}) for p in plan.params]
 
-    def master_all(all_params: list[params.MasteringParams]) -> list[dict[str, Any]]:
+    def master_all(plan: AlbumPlan) -> list[dict[str, Any]]:
         done = []
-        for i, (t, p) in enumerate(zip(tracks, all_params, strict=True)):
+        for i, (t, planned) in enumerate(zip(tracks, plan.params, strict=True)):
+            p = params.with_changes(planned, output={"bits": bits})
 
             def step(stage: str, fraction: float, i: int = i) -> None:
                 if progress is not None:
@@ -772,14 +772,9 @@ def master_album(
             done.append({"wav": wav, "loudness": meter, "report": result.report.to_json()})
         return done
 
-    plan, all_params = plan_for()
-    results = master_all(all_params)
-    for _ in range(2):  # a loud track could not reach its place: more limiting, then less gain
-        round_args = album_next_round(plan, [r["loudness"].integrated_lufs for r in results])
-        if round_args is None:
-            break
-        plan, all_params = plan_for(**round_args)
-        results = master_all(all_params)
+    plan, results = master_in_rounds(
+        plan_for, master_all, lambda r: float(r["loudness"].integrated_lufs)
+    )
 
     output_lufs = [r["loudness"].integrated_lufs for r in results]
     album_out = album_loudness_lufs([r["loudness"].momentary_lufs for r in results])

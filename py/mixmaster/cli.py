@@ -936,7 +936,7 @@ def _run_album(
     import multiprocessing
 
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # read by the workers' numpy
-    from mixmaster.album import album_next_round, check_album, plan_album
+    from mixmaster.album import AlbumPlan, check_album, master_in_rounds, plan_album
     from mixmaster.loudness import album_loudness_lufs
     from mixmaster.params import (
         intent_to_dict,
@@ -972,31 +972,27 @@ def _run_album(
         )
         changes = _explicit_changes(args, intent, loudness=False)
 
-        def plan_for(**round_args: float) -> Any:
-            plan = plan_album(
+        def plan_for(gain_offset_db: float = 0.0, extra_limiting_db: float = 0.0) -> AlbumPlan:
+            return plan_album(
                 features, intent, album_lufs=album_lufs, reference_features=reference_features,
-                amounts=amounts, decision=decision, overrides=per_track, **round_args,
+                amounts=amounts, decision=decision, overrides=per_track,
+                gain_offset_db=gain_offset_db, extra_limiting_db=extra_limiting_db,
             )  # fmt: skip
-            params = [with_changes(p, **changes) if changes else p for p in plan.params]
-            return plan, params
 
-        def master_all(params: list[Any]) -> list[dict[str, Any]]:
+        def track_params(plan: AlbumPlan) -> list[Any]:
+            return [with_changes(p, **changes) if changes else p for p in plan.params]
+
+        def master_all(plan: AlbumPlan) -> list[dict[str, Any]]:
             calls = [
                 (album_master_worker, (f, out, params_to_dict(p)))
-                for f, out, p in zip(files, outputs, params, strict=True)
+                for f, out, p in zip(files, outputs, track_params(plan), strict=True)
             ]
             results = _run_pool(pool, calls, names)
             written.update(r["written"] for r in results)
             return results
 
-        plan, params = plan_for()
-        results = master_all(params)
-        for _ in range(2):  # a loud track could not reach its place: more limiting, then less gain
-            round_args = album_next_round(plan, [float(r["lufs"]) for r in results])
-            if round_args is None:
-                break
-            plan, params = plan_for(**round_args)
-            results = master_all(params)
+        plan, rounds = master_in_rounds(plan_for, master_all, lambda r: float(r["lufs"]))
+        results, params = list(rounds), track_params(plan)
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         for out in written | (set(outputs) - existed):
