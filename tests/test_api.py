@@ -470,3 +470,56 @@ def test_album_limits_are_clear_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "too long" in reply["error"]["message"]
     monkeypatch.setattr(api, "MAX_ALBUM_TRACKS", 3)
     assert _ok_error(session.call("album_add", {"wav": wav})) == "album_too_many"
+
+
+# --- the facade's edges (found in review) ------------------------------------------------------
+
+
+def test_a_bad_sha256_leaves_the_loaded_track_in_place() -> None:
+    session = api.Session()
+    wav = _wav(programme(2.0, 44_100, level_dbfs_rms=-20.0, seed=1), 44_100, "24")
+    _ok(session.call("analyze", {"wav": wav}))
+    assert _ok_error(session.call("analyze", {"wav": wav, "input_sha256": "nope"})) == (
+        "bad_sha256"
+    )
+    assert session.track is not None and session.features is not None
+
+
+def test_a_silent_or_broken_reference_keeps_the_previous_one() -> None:
+    rate = 44_100
+    session = api.Session()
+    good = _ok(session.call("reference", {"wav": _wav(programme(4.0, rate, seed=2), rate, "24")}))
+    silent = _wav(np.zeros((2, 4 * rate)), rate, "24")
+    reply = session.call("reference", {"wav": silent})
+    assert reply["error"]["code"] == "silent_reference"
+    assert _ok_error(session.call("reference", {"wav": b"RIFF...."})) != "internal_error"
+    assert session.reference_features == good["features"]
+
+
+@pytest.mark.parametrize("rate", [None, "44100", float("nan"), True])
+def test_decoded_channels_with_a_bad_rate_get_a_typed_error(rate: object) -> None:
+    channels = [np.zeros(1000, np.float32).tobytes()] * 2
+    reply = api.Session().call("analyze", {"channels": channels, "sample_rate_hz": rate})
+    assert reply["error"]["code"] == "unsupported_sample_rate"
+
+
+def test_one_track_or_one_album_is_held_at_a_time() -> None:
+    rate = 22_050
+    wav = _wav(programme(3.0, rate, level_dbfs_rms=-20.0, seed=3), rate, "24")
+    session = api.Session()
+    _ok(session.call("analyze", {"wav": wav}))
+    _ok(session.call("album_add", {"wav": wav, "name": "a.wav"}))
+    assert session.track is None and len(session.album) == 1
+    reply = session.call("album_master", {"intent": {}, "decision": ["not", "a", "dict"]})
+    assert reply["error"]["code"] == "bad_type"
+    _ok(session.call("analyze", {"wav": wav}))
+    assert session.album == []
+
+
+def test_the_recipe_names_the_decoder_and_silence_reads_as_silence() -> None:
+    rate = 44_100
+    session = api.Session()
+    analysis = _ok(session.call("analyze", {"wav": _wav(np.zeros((2, rate)), rate, "16")}))
+    out = _ok(session.call("master", {"params": api.decide(analysis["features"], {})["params"]}))
+    assert out["recipe"]["input"]["decoder"] == "WAV, 16-bit PCM"
+    assert out["headline"] == "The master is silent, as the input was."

@@ -294,12 +294,6 @@ def encode(mastered: Mastered) -> bytes:
     return encode_wav(mastered.audio, mastered.sample_rate_hz, mastered.params.output.bits)  # type: ignore[arg-type]
 
 
-def _db(value: object, unit: str) -> str:
-    if not isinstance(value, int | float):
-        return "silent"
-    return f"{value:.1f} {unit}".replace("-", "\u2212")
-
-
 _BITS_LABELS: Final = {"16": "16-bit PCM (dithered)", "24": "24-bit PCM", "32f": "32-bit float"}
 
 
@@ -310,18 +304,19 @@ def report_rows(track: Track, mastered: Mastered) -> list[dict[str, str]]:
     return [
         {
             "label": "Loudness",
-            "value": f"{_db(before['integrated_lufs'], 'LUFS')} → "
-            f"{_db(after['integrated_lufs'], 'LUFS')}",
+            "value": f"{studio.fmt(before['integrated_lufs'], 'LUFS')} → "
+            f"{studio.fmt(after['integrated_lufs'], 'LUFS')}",
         },
         {
             "label": "True peak",
-            "value": f"{_db(before['true_peak_dbtp'], 'dBTP')} → "
-            f"{_db(after['true_peak_dbtp'], 'dBTP')} (ceiling {_db(rep['ceiling_dbtp'], 'dBTP')})",
+            "value": f"{studio.fmt(before['true_peak_dbtp'], 'dBTP')} → "
+            f"{studio.fmt(after['true_peak_dbtp'], 'dBTP')} "
+            f"(ceiling {studio.fmt(rep['ceiling_dbtp'], 'dBTP')})",
         },
         {
             "label": "Loudness range",
-            "value": f"{_db(before['loudness_range_lu'], 'LU')} → "
-            f"{_db(after['loudness_range_lu'], 'LU')}",
+            "value": f"{studio.fmt(before['loudness_range_lu'], 'LU')} → "
+            f"{studio.fmt(after['loudness_range_lu'], 'LU')}",
         },
         {"label": "Target", "value": rep["loudness"]["note"]},
         {
@@ -337,9 +332,11 @@ def report_rows(track: Track, mastered: Mastered) -> list[dict[str, str]]:
 def headline(mastered: Mastered) -> str:
     """One sentence: the master's loudness and true peak."""
     after = mastered.report["after"]
+    if after["integrated_lufs"] is None:
+        return "The master is silent, as the input was."
     return (
-        f"The master reads {_db(after['integrated_lufs'], 'LUFS')} with a true peak of "
-        f"{_db(after['true_peak_dbtp'], 'dBTP')}."
+        f"The master reads {studio.fmt(after['integrated_lufs'], 'LUFS')} with a true peak of "
+        f"{studio.fmt(after['true_peak_dbtp'], 'dBTP')}."
     )
 
 
@@ -361,6 +358,7 @@ def describe() -> dict[str, Any]:
     out["default_intent"] = params.intent_to_dict(params.Intent())
     out["limits"] = limits()
     out["bit_depths"] = list(BIT_DEPTHS)
+    out["bit_depth_labels"] = dict(_BITS_LABELS)
     out["default_bits"] = DEFAULT_BITS
     out["version"] = __version__
     out["progress_labels"] = PROGRESS_LABELS
@@ -497,11 +495,12 @@ class Session:
         }
 
     def _analyze(self, args: dict[str, Any], progress: Progress | None) -> dict[str, Any]:
+        digest = _sha256_arg(args.get("input_sha256"))
         self.track = self.features = self.mastered = self.input_sha256 = None
+        self.album = []  # one track or one album at a time: WebAssembly memory is 4 GiB at most
         track = load_track(args)
         features = analyze(track, progress)
-        self.track, self.features = track, features
-        self.input_sha256 = _sha256_arg(args.get("input_sha256"))
+        self.track, self.features, self.input_sha256 = track, features, digest
         view = {
             "waveform": studio.waveform_envelope(track.audio),
             "spectrum_dbfs": studio.spectrum_view(
@@ -526,9 +525,18 @@ class Session:
         )
 
     def _reference(self, args: dict[str, Any], progress: Progress | None) -> dict[str, Any]:
-        self.reference_features = None
+        """A new reference replaces the old one only once it is measured and usable."""
+        from mixmaster.decide import NEAR_SILENT_LUFS
+
         track = load_track(args)
         features = analyze(track, progress)
+        lufs = features.get("integrated_lufs")
+        if lufs is None or lufs < NEAR_SILENT_LUFS:
+            raise InputError(
+                "silent_reference",
+                f"The reference is silent or nearly so (below {NEAR_SILENT_LUFS:g} LUFS); "
+                "there is nothing to match.",
+            )
         self.reference_features = features
         return {
             "track": track.info(),
@@ -556,6 +564,7 @@ class Session:
                 "stereo at 48 kHz fit in all. Master it in parts, or use the command line.",
             )
         name = str(args.get("name") or f"track {len(self.album) + 1}")
+        self.track = self.features = self.mastered = None  # the album takes the memory
         features = analyze(track, progress)
         self.album.append(AlbumTrack(name, track, features))
         return {
@@ -581,10 +590,15 @@ class Session:
             if self.reference_features is None:
                 raise InputError("no_reference", "No reference track is loaded; add one first.")
             reference = self.reference_features
+        decision = args.get("decision")
+        if decision is not None and not isinstance(decision, Mapping):
+            raise ParamError(
+                "bad_type", "decision must be an object {params, explanation}.", field="decision"
+            )
         return master_album(
             self._require_album(),
             args.get("intent") or {},
-            decision=args.get("decision"),
+            decision=decision,
             reference_features=reference,
             amounts=args.get("amounts"),
             bits=_bits_arg(args.get("bits")) or DEFAULT_BITS,

@@ -6,6 +6,8 @@ on a finite, non-empty, 2-D float array with 1 to 8 channels.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
@@ -18,9 +20,18 @@ MAX_CHANNELS = 8
 
 
 def check_sample_rate(sample_rate_hz: float) -> int:
-    """Return the sample rate as an int, or raise :class:`InputError` outside 8 kHz-384 kHz."""
-    if not float(sample_rate_hz).is_integer() or not (
-        MIN_SAMPLE_RATE_HZ <= sample_rate_hz <= MAX_SAMPLE_RATE_HZ
+    """Return the sample rate as an int, or raise :class:`InputError` outside 8 kHz-384 kHz
+    (or for anything that is not a number)."""
+    if isinstance(sample_rate_hz, bool) or not isinstance(sample_rate_hz, int | float):
+        raise InputError(
+            "unsupported_sample_rate",
+            f"The sample rate must be a number of Hz; got {type(sample_rate_hz).__name__}.",
+            field="sample_rate_hz",
+        )
+    if (
+        not math.isfinite(sample_rate_hz)
+        or not float(sample_rate_hz).is_integer()
+        or not (MIN_SAMPLE_RATE_HZ <= sample_rate_hz <= MAX_SAMPLE_RATE_HZ)
     ):
         raise InputError(
             "unsupported_sample_rate",

@@ -299,10 +299,21 @@ def spectrum_view(third_octave_db: object, rms_dbfs: object) -> list[float | Non
     return out
 
 
+def _mean_square(audio: npt.NDArray[np.floating[Any]], block_samples: int = 1 << 16) -> float:
+    """Mean of the squared samples, in float64, a block at a time (no full-size copy)."""
+    if audio.size == 0:
+        return 0.0
+    total = sum(
+        float(np.einsum("ij,ij->", b, b, dtype=np.float64))
+        for b in (audio[:, i : i + block_samples] for i in range(0, audio.shape[1], block_samples))
+    )
+    return total / audio.size
+
+
 def measure_view(audio: npt.NDArray[np.floating[Any]], sample_rate_hz: int) -> dict[str, Any]:
     """Waveform envelope and ⅓-octave spectrum (dBFS) of ``audio``, for the canvases."""
     spectrum = measure_spectrum(audio, sample_rate_hz, check_finite=False)
-    mean_square = float(np.mean(np.square(audio, dtype=np.float64))) if audio.size else 0.0
+    mean_square = _mean_square(audio)
     rms_dbfs = 10.0 * math.log10(mean_square) if mean_square > 0.0 else None
     return {
         "waveform": waveform_envelope(audio),
@@ -333,6 +344,7 @@ def recipe(
         "pyodide_version": pyodide_version,
         "input": {
             "sha256": input_sha256,
+            "decoder": track.get("source"),
             "sample_rate_hz": track.get("sample_rate_hz"),
             "channels": track.get("channels"),
             "frames": track.get("frames"),
