@@ -143,7 +143,7 @@ def test_load_channels_rejects_bad_input(buffers: list[bytes], rate: float, code
         ("analyze", {"wav": b"This is a text file, renamed to .wav.\n" * 4}, "not_wav"),
         ("analyze", {"wav": b""}, "empty_file"),
         ("master", {"params": {}}, "no_track"),
-        ("encode", {"bits": "16"}, "no_master"),
+        ("audio", {"which": "master"}, "no_master"),
         # a buffer that is not whole float32 samples fails inside numpy: a generic sentence
         ("analyze", {"channels": [b"abc"], "sample_rate_hz": 48_000}, "internal_error"),
     ],
@@ -242,26 +242,17 @@ def test_master_meets_target_and_ceiling_at_the_native_rate(mastered_session: An
 
 
 @pytest.mark.parametrize(("bits", "depth", "kind"), [("16", 16, "pcm"), ("32f", 32, "float")])
-def test_encode_masters_again_at_another_depth(
-    mastered_session: Any, bits: str, depth: int, kind: str
-) -> None:
-    session, _, _, _ = mastered_session
-    out = _ok(session.call("encode", {"bits": bits}))
+def test_master_at_another_depth(mastered_session: Any, bits: str, depth: int, kind: str) -> None:
+    _, _, _, ctx = mastered_session
+    session = api.Session()  # the module's session keeps its 24-bit master for the other tests
+    x = programme(4.0, 44_100, level_dbfs_rms=-24.0, seed=3)
+    _ok(session.call("analyze", {"wav": _wav(x, 44_100, "24")}))
+    out = _ok(session.call("master", {"params": ctx["decision"]["params"], "bits": bits}))
     assert out["bits"] == bits
     wav = read_wav(out["wav"])
     assert (wav.info.bits_per_sample, wav.info.sample_format) == (depth, kind)
     assert wav.info.sample_rate_hz == 44_100
     assert true_peak_dbtp(wav.samples, 44_100) <= -1.0
-
-
-def test_encode_at_the_same_depth_reuses_the_master(mastered_session: Any) -> None:
-    session, _, _, _ = mastered_session
-    first = _ok(session.call("encode", {"bits": "24"}))
-    assert session.mastered is not None
-    kept = session.mastered
-    second = _ok(session.call("encode", {"bits": "24"}))
-    assert session.mastered is kept
-    assert first["wav"] == second["wav"]
 
 
 def test_a_new_analyze_replaces_the_state() -> None:
@@ -272,7 +263,7 @@ def test_a_new_analyze_replaces_the_state() -> None:
     reply = session.call("analyze", {"wav": b"RIFF\x00\x00\x00\x00WAVE"})
     assert "error" in reply
     assert session.track is None and session.mastered is None
-    assert session.call("encode", {"bits": "24"})["error"]["code"] == "no_master"
+    assert session.call("audio", {"which": "master"})["error"]["code"] == "no_master"
 
 
 # --- what the studio shows, the recipe, cancellation ----------------------------------------

@@ -75,7 +75,8 @@ def test_a_reference_is_matched_on_the_device_aspect_by_aspect(
     wait_for_job(page)
     master = read_wav(download(page, tmp_path)[1]).samples
     assert abs(integrated_loudness(master, RATE_HZ) + 14.0) <= 0.5
-    assert [r.path for r in recorder.snapshot() if r.method == "POST"] == ["/api/jobs"] * 2
+    # no decision request: only the job's one aggregate count (adjusting is not a new job)
+    assert [r.path for r in recorder.snapshot() if r.method == "POST"] == ["/api/jobs"]
 
 
 def test_several_files_master_as_one_album_in_a_zip(
@@ -128,3 +129,45 @@ def test_a_track_without_a_tempo_is_still_decided_by_the_server(
     assert "server's built-in rules" in page.locator("#decision-source").inner_text()
     (decide,) = [r for r in recorder.snapshot() if r.path == "/api/decide"]
     assert json.loads(decide.body)["features"]["tempo_bpm"] is None
+
+
+def test_an_album_is_mastered_again_when_the_platform_changes(
+    site: tuple[str, RecordingApp], context: BrowserContext, tmp_path: Path
+) -> None:
+    # regression: after an album, every change was ignored (the page only re-rendered tracks)
+    files = [
+        _wav(tmp_path / f"{n}.wav", 4.0, level, 60 + n) for n, level in ((1, -20.0), (2, -24.0))
+    ]
+    page = context.new_page()
+    open_page(page, site[0])
+    page.get_by_test_id("file-input").set_input_files([str(f) for f in files])
+    wait_for_job(page)
+    href = page.get_by_test_id("download-album").get_attribute("href")
+    page.locator("#platform").select_option("apple")
+    expect(page.get_by_test_id("download-album")).not_to_have_attribute(
+        "href", href or "", timeout=JOB_TIMEOUT_MS
+    )
+    wait_for_job(page)
+    archive = zipfile.ZipFile(
+        io.BytesIO(download(page, tmp_path, "download-album")[1].read_bytes())
+    )
+    masters = [read_wav(archive.read(n)).samples for n in archive.namelist() if n.endswith(".wav")]
+    album = album_loudness_lufs([measure_loudness(m, RATE_HZ).momentary_lufs for m in masters])
+    assert abs(album + 16.0) <= 0.5
+
+
+def test_removing_a_reference_while_it_is_analysed_leaves_none(
+    site: tuple[str, RecordingApp], context: BrowserContext, tmp_path: Path
+) -> None:
+    # regression: the analysis finishing after "Remove" showed the reference as loaded while the
+    # engine held none, and every decision failed
+    ref = _wav(tmp_path / "ref.wav", 30.0, -12.0, 70)
+    mix = _wav(tmp_path / "mix.wav", 4.0, -24.0, 71)
+    page = context.new_page()
+    open_page(page, site[0])
+    page.get_by_test_id("reference-input").set_input_files(str(ref))
+    expect(page.locator("#reference-name")).to_contain_text("analysing")
+    page.get_by_role("button", name="Remove reference").click()
+    drop(page, mix)
+    expect(page.locator("#reference-name")).to_contain_text("No reference")
+    assert "server's built-in rules" in page.locator("#decision-source").inner_text()

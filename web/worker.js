@@ -12,8 +12,8 @@
 let pyodide = null;
 let session = null;
 let bootPromise = null;
-// Shared with the page (js/engine.js): [0] the id of a request asked to stop, [1] the id of the
-// request running now. null where the page is not cross-origin isolated.
+// Shared with the page (js/engine.js): [0] the id of a request asked to stop. null where the
+// page is not cross-origin isolated.
 let flags = null;
 
 async function loadManifest() {
@@ -124,8 +124,6 @@ const actions = {
   // args: {params, bits} -> {wav (Uint8Array), bits, report, rows, headline, levels,
   //   platforms, view, recipe}
   master: (args, progress) => callPython("master", args, progress),
-  // args: {bits} -> as master, for the last master at another bit depth
-  encode: (args, progress) => callPython("encode", args, progress),
   // args: {which: "original" | "master"} -> {channels: Float32Array[], sample_rate_hz}
   audio: (args, progress) => callPython("audio", args, progress),
   // args: {wav | channels, sample_rate_hz} -> {track, features, analysis}: the reference's
@@ -156,7 +154,6 @@ async function handle(id, action, args) {
     self.postMessage({ id, progress: { stage: String(stage), fraction: Number(fraction) } });
     return flags !== null && Atomics.load(flags, 0) === id;
   };
-  if (flags !== null) Atomics.store(flags, 1, id);
   try {
     const run = actions[action];
     if (run === undefined) {
@@ -171,7 +168,5 @@ async function handle(id, action, args) {
         ? "The audio engine failed unexpectedly. Reload the page and try again."
         : String(err.message);
     self.postMessage({ id, error: { code, message } });
-  } finally {
-    if (flags !== null) Atomics.store(flags, 1, 0);
   }
 }

@@ -11,10 +11,10 @@ Values crossing to JavaScript are plain: ``dict``, ``list``, ``str``, ``float``,
 depth, by :func:`mixmaster.wavio.read_wav`) or as one float32 buffer per channel at a given rate
 (decoded by WebAudio on the page).
 
-State, kept minimal: the session holds the decoded input (so the platform or style can change
-and the track be mastered again without sending the file again), its features, and the last
-master (so it can be re-encoded at another bit depth without mastering again). A new
-``analyze`` replaces all of it; nothing else is kept.
+State, kept minimal: the session holds the decoded input (so any setting can change and the
+track be mastered again without sending the file again), its features, and the last master (for
+the A/B player). A new ``analyze`` replaces all of it; an album or a reference is held the same
+way; nothing else is kept.
 
 Limits (:data:`MAX_FILE_BYTES`, :data:`MAX_LOSSY_FILE_BYTES`, :data:`MAX_CHANNEL_SAMPLES`) bound
 what the browser can hold: WebAssembly memory is 32-bit (at most 4 GiB), and mastering needs
@@ -286,8 +286,8 @@ def encode(mastered: Mastered) -> bytes:
     """The master as the bytes of a WAV file at its own rate and bit depth.
 
     The audio is already quantised (and dithered) to ``output.bits`` by the pipeline, so this
-    writes exact values; another bit depth means mastering again (:meth:`Session.call`
-    ``encode``), which keeps the true-peak guarantee for that depth's dither.
+    writes exact values; another bit depth means mastering again (``master`` with ``bits``),
+    which keeps the true-peak guarantee for that depth's dither.
     """
     from mixmaster.wavio import encode_wav
 
@@ -363,12 +363,11 @@ def describe() -> dict[str, Any]:
     out["version"] = __version__
     out["progress_labels"] = PROGRESS_LABELS
     out["band_centres_hz"] = studio.band_centres_hz()
-    out["match_amounts"] = params.match_amounts_to_dict(params.MatchAmounts())
     out["album"] = {
         "max_tracks": MAX_ALBUM_TRACKS,
         "max_channel_samples": MAX_ALBUM_CHANNEL_SAMPLES,
     }
-    out["playback"] = {name: dict(how) for name, how in studio.PLATFORM_PLAYBACK.items()}
+    out["platform_labels"] = dict(studio.PLATFORM_LABELS)
     return out
 
 
@@ -431,7 +430,6 @@ class Session:
     ``decide``   ``{features, intent}`` -> ``{params, explanation}`` (the built-in rules)
     ``master``   ``{params, intent?, bits?}``
                  -> ``{wav, bits, report, rows, headline, levels, platforms, view, recipe}``
-    ``encode``   ``{bits}`` -> the same as ``master``, for the last master at another depth
     ``describe`` ``{}`` -> :func:`describe`
     ``audio``    ``{which: "original" | "master"}`` -> ``{channels: [float32, ...],
                  sample_rate_hz}``, for the page's A/B player
@@ -483,7 +481,6 @@ class Session:
             "analyze": self._analyze,
             "decide": self._decide,
             "master": self._master,
-            "encode": self._encode,
             "describe": lambda _args, _progress: describe(),
             "audio": self._audio,
             "reference": self._reference,
@@ -622,16 +619,6 @@ class Session:
         self.mastered = mastered
         return self._reply(track, mastered)
 
-    def _encode(self, args: dict[str, Any], progress: Progress | None) -> dict[str, Any]:
-        if self.mastered is None:
-            raise InputError("no_master", "Nothing is mastered yet; drop a file first.")
-        track = self._require_track()
-        bits = _check_bits(str(args.get("bits") or DEFAULT_BITS))
-        if bits != self.mastered.params.output.bits:
-            base = params_to_plain(self.mastered.params)
-            self.mastered = master(track, base, bits, progress, self.features)
-        return self._reply(track, self.mastered)
-
     def _audio(self, args: dict[str, Any], _progress: Progress | None) -> dict[str, Any]:
         which = args.get("which")
         if which == "original":
@@ -681,11 +668,6 @@ def _bits_arg(bits: object) -> str | None:
     if bits is None:
         return None
     return _check_bits(str(bits))
-
-
-def params_to_plain(p: params.MasteringParams) -> dict[str, Any]:
-    """The nested JSON form of ``p`` (see :func:`mixmaster.params.params_to_dict`)."""
-    return params.params_to_dict(p)
 
 
 # --- album ---------------------------------------------------------------------------------
@@ -807,7 +789,7 @@ def master_album(
     used: set[str] = set()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as zf:
         for t, r in zip(tracks, results, strict=True):
-            zf.writestr(_zip_name(t.name, used), r["wav"])
+            zf.writestr(_zip_name(t.name, used), r.pop("wav"))  # moved, not copied
         report = {"mixmaster_version": __version__, "tracks": rows, "album": album}
         zf.writestr("album-report.json", json.dumps(report, indent=2))
     return {

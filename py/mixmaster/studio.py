@@ -44,6 +44,12 @@ PLATFORM_PLAYBACK: Final[Mapping[str, Mapping[str, Any]]] = {
     "deezer": {"label": "Deezer", "up": True, "up_peak_limit_dbtp": -1.0},
 }
 
+#: What the page calls each platform choice.
+PLATFORM_LABELS: Final[Mapping[str, str]] = {
+    **{name: str(how["label"]) for name, how in PLATFORM_PLAYBACK.items()},
+    "club": "Club / CD",
+}
+
 MINUS: Final = "\u2212"
 
 

@@ -1,9 +1,9 @@
 // Client for the engine worker (worker.js): one request id per call, a promise per request,
 // progress events routed to the caller, and two ways to stop work:
-// - interrupt(): the request running now stops at its next progress step and rejects with code
-//   "cancelled"; the worker and what it holds (the decoded input) stay. It needs a
+// - interrupt(id): that request (running or queued) stops at its next progress step and rejects
+//   with code "cancelled"; the worker and what it holds (the decoded input) stay. It needs a
 //   SharedArrayBuffer (the page is cross-origin isolated by the server's COOP/COEP headers);
-//   without one it does nothing and the caller just ignores the stale answer.
+//   without one it does nothing (canInterrupt is false) and the caller ignores the stale answer.
 // - cancel(): terminate the worker and start a fresh one (a new worker boots from the browser's
 //   cache); everything it held is gone.
 
@@ -22,8 +22,8 @@ export class Engine {
   #pending = new Map();
   #booted = null;
   #onBootProgress;
-  // [0]: id of the request asked to stop; [1]: id of the request the worker is running
-  #flags = globalThis.crossOriginIsolated ? new Int32Array(new SharedArrayBuffer(8)) : null;
+  // [0]: the id of the request asked to stop (ids only grow, so an old one never matches again)
+  #flags = globalThis.crossOriginIsolated ? new Int32Array(new SharedArrayBuffer(4)) : null;
 
   constructor(url = "/worker.js", { onBootProgress = () => {} } = {}) {
     this.#url = url;
@@ -37,15 +37,20 @@ export class Engine {
   }
 
   // Send `action` with `args`; `transfer` lists ArrayBuffers to move (not copy) to the worker.
-  // `onProgress(stage, fraction)` receives the worker's progress events for this request.
-  async request(action, args = {}, { transfer = [], onProgress = () => {} } = {}) {
+  // `onProgress(stage, fraction)` receives the worker's progress events for this request;
+  // `onId(id)` its id, for interrupt(id).
+  async request(action, args = {}, { transfer = [], onProgress = () => {}, onId = () => {} } = {}) {
     await this.#booted;
-    return this.#send(action, args, transfer, onProgress);
+    return this.#send(action, args, transfer, onProgress, onId);
   }
 
-  // Ask the request running now to stop at its next step (see the top of this file).
-  interrupt() {
-    if (this.#flags !== null) Atomics.store(this.#flags, 0, Atomics.load(this.#flags, 1));
+  get canInterrupt() {
+    return this.#flags !== null;
+  }
+
+  // Ask request `id` to stop at its next step (see the top of this file).
+  interrupt(id) {
+    if (this.#flags !== null && id) Atomics.store(this.#flags, 0, id);
   }
 
   // Stop whatever runs now: every pending request rejects with code "cancelled", and a new
@@ -71,8 +76,9 @@ export class Engine {
     this.#booted.catch(() => {}); // callers see the rejection through ready()/request()
   }
 
-  #send(action, args, transfer, onProgress) {
+  #send(action, args, transfer, onProgress, onId = () => {}) {
     const id = this.#nextId++;
+    onId(id);
     const worker = this.#worker;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, onProgress, worker });

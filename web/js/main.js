@@ -4,10 +4,12 @@
 // worker's rules; with a reference track, the worker matches it) -> master (worker) ->
 // download, listen, adjust. Several files dropped together are an album: each is analysed,
 // one decision and one album gain master them all, and a zip holds the masters.
-// After a job, every change re-renders from the analysis the worker keeps (the file is not read
-// again): an intent change (platform, target, ceiling, style, intensity) decides again, then
-// masters; a stage setting masters with the decision plus the person's overrides; the bit depth
-// re-encodes. Changes are debounced, and a newer change interrupts the render still running.
+// After a job, every change re-renders from what the worker keeps (the file is not read again):
+// an intent change (platform, target, ceiling, style, intensity, reference) decides again, then
+// masters; a stage setting masters with the decision plus the person's overrides; the format
+// masters again at that depth. Changes are debounced, and a newer change interrupts the render
+// still running. A job is reported to /api/jobs once, when its first master ends (or fails, or
+// is cancelled); re-renders are not new jobs.
 
 import { readAudioFile } from "./audio_file.js";
 import { Engine } from "./engine.js";
@@ -40,7 +42,7 @@ const report = createReport({
   explanation: $("explanation"),
   result: $("result"),
 });
-const download = createDownload($("download"), $("bits"), $("recipe"), (bits) => reencode(bits));
+const download = createDownload($("download"), $("recipe"));
 const picker = createIntentPicker(
   {
     platform: $("platform"),
@@ -50,16 +52,17 @@ const picker = createIntentPicker(
     style: $("style"),
     intensity: $("intensity"),
     intensityOut: $("intensity-out"),
+    bits: $("bits"),
   },
   () => schedule("decide"),
+  () => schedule("render", 0),
 );
 const adjust = createAdjust(
   { amounts: $("amounts"), expert: $("expert"), reset: $("reset"), edited: $("edited") },
   () => schedule("render"),
   () => schedule("render", 0),
 );
-const receipt = createReceipt($("receipt"));
-const albumReceipt = createReceipt($("album-receipt"));
+const receipts = { track: createReceipt($("receipt")), album: createReceipt($("album-receipt")) };
 const albumView = createAlbumView({
   section: $("album"),
   table: $("album-tracks"),
@@ -72,8 +75,10 @@ const referencePicker = createReferencePicker(
 );
 const player = createPlayer(
   {
+    scope: $("result"),
     play: $("play"),
     toggle: $("ab-toggle"),
+    hearing: $("hearing"),
     note: $("ab-note"),
     position: $("position"),
     time: $("time"),
@@ -95,15 +100,22 @@ createDropzone($("dropzone"), $("file-input"), (files) =>
 );
 
 let description = null; // the engine's describe(): limits, platforms, styles, parameters
-let pendingFile = null; // a file dropped while the engine was still booting
-let loaded = null; // {file, features} of the input the worker holds
+let pendingFiles = null; // files dropped while the engine was still booting
+let mode = null; // what the worker holds: "track", "album", or null
+let loaded = null; // {file, features} of the track the worker holds
+let albumSize = 0; // tracks of the album the worker holds
 let decision = null; // {params, explanation, label} for the current intent
 let runToken = 0; // each run takes a new token; answers for an older token are dropped
+let renderId = 0; // the engine request id of the render running now (for interrupt)
+let analysing = false; // reading and analysing: cancelling means a fresh engine
 let jobStartedMs = 0;
+let jobReported = true; // whether the current job's outcome went to /api/jobs
+let hasResult = false; // whether a finished master (or album) of the current job is shown
 let busy = false;
 let timer = 0;
 let pending = null; // "decide" | "render": what the debounced change will do
 let reference = null; // {name} of the reference track the worker holds, or null
+let referenceGen = 0; // a newer pick or removal makes an older reference answer stale
 const view = { before: null, after: null, region: null }; // what the canvases draw
 
 const engine = new Engine("/worker.js", {
@@ -131,10 +143,11 @@ async function boot() {
     referencePicker.show(null);
     $("limit-hint").textContent = ` · ${description.limits.summary}`;
     $("versions").textContent = `v${versions.app_version} · Pyodide ${versions.pyodide_version}`;
-    if (pendingFile !== null) {
-      const file = pendingFile;
-      pendingFile = null;
-      startJob(file);
+    if (pendingFiles !== null) {
+      const files = pendingFiles;
+      pendingFiles = null;
+      if (files.length > 1) startAlbum(files);
+      else startJob(files[0]);
     } else {
       status.set("idle", "Ready. Drop a mixed track, or choose a file, to master it.");
     }
@@ -154,39 +167,53 @@ function registerServiceWorker() {
 function setBusy(on) {
   busy = on;
   cancelButton.hidden = !on;
-  masterButton.hidden = on || loaded === null;
+  masterButton.hidden = on || mode === null;
 }
 
-async function sha256Hex(file) {
-  const digest = await crypto.subtle.digest("SHA-256", await file.arrayBuffer());
+async function sha256Hex(bytes) {
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-async function startJob(file) {
+// A new job: stop what runs, forget the previous job's results, start a new token.
+function newJob(files) {
   play("drop");
   if (description === null) {
-    pendingFile = file;
-    status.set("booting", `Got “${file.name}”. Still loading the audio engine…`);
-    return;
+    pendingFiles = files;
+    status.set("booting", `Got “${files[0].name}”${files.length > 1 ? ` and ${files.length - 1} more` : ""}. Still loading the audio engine…`);
+    return null;
   }
   clearTimeout(timer);
   pending = null;
-  engine.interrupt();
+  engine.interrupt(renderId);
   const token = ++runToken;
   jobStartedMs = performance.now();
+  jobReported = false;
+  hasResult = false;
+  mode = null;
   loaded = null;
+  albumSize = 0;
   decision = null;
   adjust.clear();
   download.clear();
   report.hide();
   albumView.hide();
-  receipt.reset();
   player.unload();
   Object.assign(view, { before: null, after: null, region: null });
   setBusy(true);
+  analysing = true;
+  return token;
+}
+
+async function startJob(file) {
+  const token = newJob([file]);
+  if (token === null) return;
+  receipts.track.reset();
   try {
     status.set("analyzing", `Reading “${file.name}”…`, 0);
-    const [input, digest] = await Promise.all([readAudioFile(file, description.limits), sha256Hex(file)]);
+    const input = await readAudioFile(file, description.limits);
+    if (token !== runToken) return;
+    const digest = await sha256Hex(input.args.wav ?? (await file.arrayBuffer()));
     if (token !== runToken) return;
     status.set("analyzing", `Analysing “${file.name}”…`, 0);
     const analyzeStart = performance.now();
@@ -197,31 +224,62 @@ async function startJob(file) {
     );
     performance.measure("mixmaster:analyze", { start: analyzeStart, end: performance.now() });
     if (token !== runToken) return;
+    mode = "track";
     loaded = { file, features: analysis.features };
     report.showAnalysis(analysis.analysis);
     view.before = analysis.view;
     player.loadOriginal(await engine.request("audio", { which: "original" }));
     if (token !== runToken) return;
+    analysing = false;
     await decideAndMaster(token);
   } catch (err) {
     fail(err, token);
   }
 }
 
+// Several files: an album. Each is read and analysed in turn; one decision (on the album's
+// combined measurements) and one album gain master them all; the zip comes from the worker.
+async function startAlbum(files) {
+  const token = newJob(files);
+  if (token === null) return;
+  receipts.album.reset();
+  try {
+    await engine.request("album_clear");
+    for (const [i, file] of files.entries()) {
+      const what = `track ${i + 1} of ${files.length}, “${file.name}”`;
+      status.set("analyzing", `Reading ${what}…`, i / files.length);
+      const input = await readAudioFile(file, description.limits);
+      if (token !== runToken) return;
+      status.set("analyzing", `Analysing ${what}…`, i / files.length);
+      await engine.request("album_add", { ...input.args, name: file.name }, { transfer: input.transfer });
+      if (token !== runToken) return;
+    }
+    mode = "album";
+    albumSize = files.length;
+    analysing = false;
+    await decideAndMasterAlbum(token);
+  } catch (err) {
+    fail(err, token);
+  }
+}
+
 // A change after a job: wait until the person pauses, then re-decide (intent) or re-render
-// (stage settings). A decision includes a render, so it wins over a pending render.
+// (stage settings, format). A decision includes a render, so it wins over a pending render.
+// An album always decides again (it has no stage settings of its own).
 function schedule(kind, delayMs = DEBOUNCE_MS) {
-  if (loaded === null || description === null) return;
+  if (mode === null || description === null || analysing) return;
   pending = pending === "decide" ? "decide" : kind;
   clearTimeout(timer);
   timer = setTimeout(() => {
     const what = pending;
     pending = null;
-    engine.interrupt(); // a newer change replaces the render still running
+    engine.interrupt(renderId); // a newer change replaces the render still running
     const token = ++runToken;
-    jobStartedMs = performance.now();
     setBusy(true);
-    const work = what === "decide" || decision === null ? decideAndMaster(token) : render(token);
+    let work;
+    if (mode === "album") work = decideAndMasterAlbum(token);
+    else if (what === "decide" || decision === null) work = decideAndMaster(token);
+    else work = render(token);
     work.catch((err) => fail(err, token));
   }, delayMs);
 }
@@ -229,13 +287,10 @@ function schedule(kind, delayMs = DEBOUNCE_MS) {
 async function decideAndMaster(token) {
   const intent = picker.value();
   status.set("deciding", "Choosing the mastering settings from the measurements…");
-  const decided = await decide(loaded.features, intent, receipt);
+  const decided = await decide(loaded.features, intent, receipts.track);
   if (token !== runToken) return;
   decision = decided;
   await render(token);
-  if (token !== runToken) return;
-  play("done");
-  receipt.jobReport(reportJob("done", (performance.now() - jobStartedMs) / 1000, picker.platformName()));
 }
 
 // Master with the decision and the person's overrides, then show everything about the result.
@@ -245,26 +300,56 @@ async function render(token) {
   const params = applyOverrides(decision.params, adjust.overrides());
   const out = await engine.request(
     "master",
-    { params, bits: download.bits() },
-    { onProgress: progressTo(token, "mastering", "Mastering", "master") },
+    { params, bits: picker.bits() },
+    { onProgress: progressTo(token, "mastering", "Mastering", "master"), onId: (id) => (renderId = id) },
   );
   // User Timing marks (local only) let bench/bench_browser.py read how long each step took.
   performance.measure("mixmaster:master", { start: masterStart, end: performance.now() });
   if (token !== runToken) return;
-  await show(out, token);
-}
-
-async function show(out, token) {
   download.show(out.wav, out.recipe, loaded.file.name);
   report.showMaster(out, decision);
-  adjust.show(out.recipe.params);
+  // the person may have moved a control since this render started: show their latest values
+  adjust.show(applyOverrides(out.recipe.params, adjust.overrides()));
   view.after = out.view;
   drawCharts();
   const audio = await engine.request("audio", { which: "master" });
   if (token !== runToken) return;
   player.loadMaster(audio, loaded.features.integrated_lufs, out.report.after.integrated_lufs);
+  hasResult = true;
   status.set("done", `Done. ${out.headline} Your master is ready to download.`);
-  setBusy(false);
+  finishJob("done");
+}
+
+async function decideAndMasterAlbum(token) {
+  const intent = picker.value();
+  status.set("deciding", "Choosing one set of settings for the whole album…");
+  const combined = await engine.request("album_features");
+  const decided = await decide(combined, intent, receipts.album);
+  if (token !== runToken) return;
+  status.set("mastering", "Mastering the album…", 0);
+  const out = await engine.request(
+    "album_master",
+    {
+      intent,
+      decision: { params: decided.params, explanation: decided.explanation },
+      reference: reference !== null,
+      amounts: referencePicker.amounts(),
+      bits: picker.bits(),
+    },
+    {
+      onProgress: progressTo(token, "mastering", "Mastering", "master"),
+      onId: (id) => (renderId = id),
+    },
+  );
+  if (token !== runToken) return;
+  albumView.show(out);
+  $("album-source").textContent = decided.label;
+  $("album-explanation").replaceChildren(
+    ...out.explanation.map((text) => Object.assign(document.createElement("li"), { textContent: text })),
+  );
+  hasResult = true;
+  status.set("done", `Done. ${albumSize} tracks mastered as one album. Download them all as a zip.`);
+  finishJob("done");
 }
 
 function drawCharts() {
@@ -298,10 +383,10 @@ async function decide(features, intent, receipt) {
     return { params: answer.params, explanation: sentences, label: `Decided by the server's built-in rules${rulesReason(answer.reason)}.` };
   } catch (err) {
     if (!(err instanceof ServiceUnavailable)) throw err;
+    const why = err.reason === "offline" ? "offline" : "the server could not decide";
     if (err.reason === "offline") receipt.nothingSent("you are offline, so the rules decided on this device.");
-    else receipt.sent(body, "the server did not answer; the rules decided on this device");
+    else receipt.sent(body, `${why}; the rules decided on this device`);
     const rules = await engine.request("decide", { features, intent });
-    const why = err.reason === "offline" ? "offline" : "the server did not answer";
     return { params: rules.params, explanation: rules.explanation, label: `Decided by the built-in rules (${why}), on this device.` };
   }
 }
@@ -326,28 +411,34 @@ function splitSentences(text) {
     .filter(Boolean);
 }
 
-// Another bit depth means mastering again with that depth's dither (the true-peak guarantee
-// holds per depth); the worker reuses the parameters of the last master.
-async function reencode(bits) {
-  if (loaded === null || decision === null) return;
-  if (busy) {
-    schedule("render", 0); // the render in progress is for the old depth: replace it
-    return;
-  }
-  const token = ++runToken;
-  setBusy(true);
+// A reference track: analysed in the worker (only its features are kept there); the track or
+// album is then decided and mastered again against it. The worker replaces its reference only
+// once the new one is measured, so a failed pick keeps the one before.
+async function loadReference(file) {
+  if (description === null) return;
+  const gen = ++referenceGen;
   try {
-    status.set("mastering", "Mastering for the new format…", 0);
-    const out = await engine.request(
-      "encode",
-      { bits },
-      { onProgress: progressTo(token, "mastering", "Mastering", "master") },
-    );
-    if (token !== runToken) return;
-    await show(out, token);
+    const input = await readAudioFile(file, description.limits);
+    if (gen !== referenceGen) return;
+    referencePicker.show(file.name, " (analysing…)");
+    await engine.request("reference", input.args, { transfer: input.transfer });
+    if (gen !== referenceGen) return;
+    reference = { name: file.name };
+    referencePicker.show(file.name);
+    schedule("decide", 0);
   } catch (err) {
-    fail(err, token);
+    if (gen !== referenceGen) return;
+    referencePicker.show(reference?.name ?? null);
+    status.set("error", `The reference “${file.name}” could not be used. ${sentence(err)}`);
   }
+}
+
+async function clearReference() {
+  ++referenceGen;
+  reference = null;
+  referencePicker.show(null);
+  await engine.request("clear_reference").catch(() => {});
+  schedule("decide", 0);
 }
 
 // `kind` is "analyze" or "master": the engine's description names their progress stages.
@@ -360,127 +451,68 @@ function progressTo(token, state, verb, kind) {
   };
 }
 
-// A reference track: analysed in the worker (only its features are kept there); after a job,
-// the track is decided and mastered again against it.
-async function loadReference(file) {
-  if (description === null) return;
-  try {
-    const input = await readAudioFile(file, description.limits);
-    referencePicker.show(`${file.name} (analysing…)`);
-    await engine.request("reference", input.args, { transfer: input.transfer });
-    reference = { name: file.name };
-    referencePicker.show(file.name);
-    schedule("decide", 0);
-  } catch (err) {
-    reference = null;
-    referencePicker.show(null);
-    if (err?.code !== "cancelled") status.set("error", `The reference could not be used: ${sentence(err)}`);
-  }
+// The job's one report to /api/jobs, the first time it ends (re-renders are not jobs); its body
+// goes to the receipt of the track or the album (`which`).
+function finishJob(outcome, which = mode) {
+  setBusy(false);
+  if (outcome === "done") play("done");
+  if (jobReported) return;
+  jobReported = true;
+  const body = reportJob(outcome, (performance.now() - jobStartedMs) / 1000, picker.platformName());
+  receipts[which === "album" ? "album" : "track"].jobReport(body);
 }
 
-async function clearReference() {
-  reference = null;
-  referencePicker.show(null);
-  await engine.request("clear_reference").catch(() => {});
-  schedule("decide", 0);
-}
-
-// Several files: an album. Each is read and analysed in turn; one decision (on the album's
-// combined measurements) and one album gain master them all; the zip comes from the worker.
-async function startAlbum(files) {
-  play("drop");
-  if (description === null) {
-    status.set("booting", "Still loading the audio engine… Drop the files again in a moment.");
-    return;
-  }
-  clearTimeout(timer);
-  pending = null;
-  engine.interrupt();
-  const token = ++runToken;
-  jobStartedMs = performance.now();
-  loaded = null;
-  decision = null;
-  download.clear();
-  report.hide();
-  albumView.hide();
-  player.unload();
-  albumReceipt.reset();
-  setBusy(true);
-  try {
-    await engine.request("album_clear");
-    for (const [i, file] of files.entries()) {
-      const what = `track ${i + 1} of ${files.length}, “${file.name}”`;
-      status.set("analyzing", `Reading ${what}…`, i / files.length);
-      const input = await readAudioFile(file, description.limits);
-      if (token !== runToken) return;
-      status.set("analyzing", `Analysing ${what}…`, i / files.length);
-      await engine.request("album_add", { ...input.args, name: file.name }, { transfer: input.transfer });
-      if (token !== runToken) return;
-    }
-    const intent = picker.value();
-    status.set("deciding", "Choosing one set of settings for the whole album…");
-    const combined = await engine.request("album_features");
-    const decided = await decide(combined, intent, albumReceipt);
-    if (token !== runToken) return;
-    status.set("mastering", "Mastering the album…", 0);
-    const out = await engine.request(
-      "album_master",
-      {
-        intent,
-        decision: { params: decided.params, explanation: decided.explanation },
-        reference: reference !== null,
-        amounts: referencePicker.amounts(),
-        bits: download.bits(),
-      },
-      {
-        onProgress: (stage, fraction) => {
-          if (token === runToken) status.set("mastering", `Mastering ${stage}…`, fraction);
-        },
-      },
-    );
-    if (token !== runToken) return;
-    albumView.show(out);
-    $("album-source").textContent = decided.label;
-    $("album-explanation").replaceChildren(
-      ...out.explanation.map((text) => Object.assign(document.createElement("li"), { textContent: text })),
-    );
-    status.set("done", `Done. ${files.length} tracks mastered as one album. Download them all as a zip.`);
-    setBusy(false);
-    play("done");
-    albumReceipt.jobReport(reportJob("done", (performance.now() - jobStartedMs) / 1000, picker.platformName()));
-  } catch (err) {
-    fail(err, token);
-  }
-}
-
+// While a track or album is held and the page can interrupt, Cancel stops only the render: the
+// analysis stays and the last finished master is still the download. Otherwise (reading,
+// analysing, or no SharedArrayBuffer) a fresh engine starts and everything is dropped.
 function cancel() {
   runToken++;
   clearTimeout(timer);
   pending = null;
-  engine.cancel(); // a fresh worker boots; the loaded input and the reference are gone with it
-  reference = null;
-  referencePicker.show(null);
+  if (mode !== null && !analysing && engine.canInterrupt) {
+    engine.interrupt(renderId);
+    status.set(
+      "idle",
+      hasResult
+        ? "Cancelled. The download is still the last finished master; change a setting to render again."
+        : "Cancelled. Change a setting, or press Master again, to render.",
+    );
+    finishJob("cancelled");
+    return;
+  }
+  engine.cancel();
+  const held = mode;
+  mode = null;
   loaded = null;
   decision = null;
+  analysing = false;
+  reference = null;
+  ++referenceGen;
+  referencePicker.show(null);
   player.unload();
-  setBusy(false);
+  download.clear();
+  report.hide();
+  albumView.hide();
   status.set("idle", "Cancelled. Drop a file to start again.");
-  reportJob("cancelled", (performance.now() - jobStartedMs) / 1000, picker.platformName());
+  finishJob("cancelled", held);
 }
 
 function fail(err, token) {
   if (token !== runToken) return;
   if (err?.code === "cancelled") return;
+  const which = mode;
   if (err?.code === "engine_failed" || err?.code === "engine_crashed") {
     engine.cancel(); // start a clean engine for the next file
+    mode = null;
     loaded = null;
     reference = null;
+    ++referenceGen;
     referencePicker.show(null);
   }
-  setBusy(false);
+  analysing = false;
   status.set("error", sentence(err));
   play("error");
-  receipt.jobReport(reportJob("error", (performance.now() - jobStartedMs) / 1000, picker.platformName()));
+  finishJob("error", which);
 }
 
 // Errors reach the person as one sentence, never a stack trace.

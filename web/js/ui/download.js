@@ -36,14 +36,10 @@ function blobLink(linkEl) {
   };
 }
 
-export function createDownload(linkEl, bitsEl, recipeEl, onBitsChange) {
+export function createDownload(linkEl, recipeEl) {
   const master = blobLink(linkEl);
   const recipe = blobLink(recipeEl);
-  bitsEl.addEventListener("change", () => onBitsChange(bitsEl.value));
   return {
-    bits() {
-      return bitsEl.value;
-    },
     show(wavBytes, recipeJson, originalName) {
       const name = masterFileName(originalName);
       master.show(new Blob([wavBytes], { type: "audio/wav" }), name, `Download ${name}`);

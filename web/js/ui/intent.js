@@ -1,16 +1,8 @@
-// What the master is for: platform (or a custom target), true-peak ceiling, style and intensity.
+// What the master is for: platform (or a custom target), true-peak ceiling, style, intensity and
+// the output format.
 // Built from the engine's description (mixmaster.params is the single source of the platforms,
 // styles, ranges and defaults); usable before or after a file is dropped.
 
-const PLATFORM_LABELS = {
-  spotify: "Spotify",
-  apple: "Apple Music",
-  youtube: "YouTube",
-  tidal: "Tidal",
-  amazon: "Amazon Music",
-  deezer: "Deezer",
-  club: "Club / CD",
-};
 const CUSTOM = "custom";
 
 export const capitalise = (s) => s.charAt(0).toUpperCase() + s.slice(1);
@@ -22,9 +14,10 @@ function setRange(input, field, value) {
   input.value = String(value);
 }
 
-// els: {platform, target, targetRow, ceiling, style, intensity, intensityOut}
-export function createIntentPicker(els, onChange) {
-  const all = [els.platform, els.target, els.ceiling, els.style, els.intensity];
+// els: {platform, target, targetRow, ceiling, style, intensity, intensityOut, bits};
+// onChange() after an intent change, onBits(bits) after a format change.
+export function createIntentPicker(els, onChange, onBits) {
+  const all = [els.platform, els.target, els.ceiling, els.style, els.intensity, els.bits];
   for (const el of all) el.disabled = true;
   let defaults = null;
 
@@ -43,6 +36,7 @@ export function createIntentPicker(els, onChange) {
     showIntensity();
     onChange();
   });
+  els.bits.addEventListener("change", () => onBits(els.bits.value));
 
   return {
     // `description` is mixmaster.api.describe(): platforms, styles, intent fields, defaults.
@@ -51,7 +45,7 @@ export function createIntentPicker(els, onChange) {
       const fields = description.intent;
       els.platform.replaceChildren(
         ...Object.entries(description.platforms).map(([name, targetLufs]) => {
-          const label = `${PLATFORM_LABELS[name] ?? capitalise(name)} (${targetLufs} LUFS)`;
+          const label = `${description.platform_labels[name] ?? capitalise(name)} (${targetLufs} LUFS)`;
           return new Option(label, name, false, name === defaults.platform);
         }),
         new Option("Custom target", CUSTOM),
@@ -59,6 +53,11 @@ export function createIntentPicker(els, onChange) {
       els.style.replaceChildren(
         ...description.styles.map(
           (name) => new Option(capitalise(name), name, false, name === defaults.style),
+        ),
+      );
+      els.bits.replaceChildren(
+        ...description.bit_depths.map(
+          (bits) => new Option(description.bit_depth_labels[bits], bits, false, bits === description.default_bits),
         ),
       );
       setRange(els.target, fields.target_lufs, defaults.target_lufs);
@@ -78,6 +77,9 @@ export function createIntentPicker(els, onChange) {
       intent.style = els.style.value || "balanced";
       intent.intensity = Number(els.intensity.value);
       return intent;
+    },
+    bits() {
+      return els.bits.value || "24";
     },
     // For the /api/jobs count: the platform, or "custom".
     platformName() {

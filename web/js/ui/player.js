@@ -2,7 +2,8 @@
 // own gain; the switch crossfades in 30 ms, so the playback position is kept and nothing
 // clicks. The louder of the two is turned down to the quieter one's integrated loudness (as
 // measured by mixmaster), so what you compare is the processing, not the level.
-// Keys: A = original, B = master (not while typing in a field). Looping plays a region over
+// Keys: A = original, B = master, while the focus is in the result panel (not in a field), so
+// single-key shortcuts never fire elsewhere on the page (WCAG 2.1.4). Looping plays a region over
 // and over; the region can also be dragged on the waveform.
 
 const FADE_S = 0.03;
@@ -20,7 +21,7 @@ export function matchGains(originalLufs, masterLufs) {
   return { original: quieter - originalLufs, master: quieter - masterLufs };
 }
 
-// els: {play, toggle, note, position, time, loop, loopStart, loopEnd, waveform}
+// els: {scope, play, toggle, hearing, note, position, time, loop, loopStart, loopEnd, waveform}
 // onRegion(region | null) redraws the waveform's highlighted region.
 export function createPlayer(els, onRegion) {
   let ctx = null;
@@ -29,6 +30,7 @@ export function createPlayer(els, onRegion) {
   let nodes = null; // {sources: {original, master}, faders: {original, master}}
   let side = "master";
   let startedAt = 0; // context time at which offset 0 would have played
+  let playedLoop = null; // the loop region [a, b] the running sources play, or null
   let pausedAt = 0; // seconds into the track while stopped
   let duration = 0;
   let raf = 0;
@@ -38,11 +40,12 @@ export function createPlayer(els, onRegion) {
     return ctx;
   };
   const playing = () => nodes !== null;
+  // From what the sources were started with, not the controls' current state.
   const position = () => {
     if (!playing()) return pausedAt;
     const t = ctx.currentTime - startedAt;
-    if (!els.loop.checked) return Math.min(t, duration);
-    const [a, b] = region();
+    if (playedLoop === null) return Math.min(t, duration);
+    const [a, b] = playedLoop;
     return t < b ? t : a + ((t - a) % (b - a));
   };
   const region = () => {
@@ -52,20 +55,17 @@ export function createPlayer(els, onRegion) {
   };
 
   const render = () => {
-    const hearing = side === "master" ? "B: master" : "A: original";
-    els.toggle.textContent = `Hearing ${hearing}`;
-    els.toggle.setAttribute("aria-pressed", String(side === "master"));
+    els.hearing.textContent = side === "master" ? "Now: B, the master" : "Now: A, the original";
     els.toggle.dataset.playing = side;
     els.toggle.dataset.originalGainDb = gains.original.toFixed(2);
     els.toggle.dataset.masterGainDb = gains.master.toFixed(2);
     els.play.textContent = playing() ? "Pause" : "Play";
-    els.play.setAttribute("aria-pressed", String(playing()));
   };
   const tick = () => {
     const t = position();
     els.time.textContent = `${clock(t)} / ${clock(duration)}`;
     if (document.activeElement !== els.position) els.position.value = String(t);
-    if (playing() && !els.loop.checked && t >= duration) stop();
+    if (playing() && playedLoop === null && t >= duration) stop();
     if (playing()) raf = requestAnimationFrame(tick);
   };
 
@@ -74,7 +74,8 @@ export function createPlayer(els, onRegion) {
     if (c.state === "suspended") c.resume().catch(() => {});
     const loop = els.loop.checked;
     const [a, b] = region();
-    const at = loop ? Math.min(Math.max(offset, a), b) : offset;
+    const at = loop ? Math.min(Math.max(offset, a), b) : Math.min(offset, duration);
+    playedLoop = loop ? [a, b] : null;
     const make = (name) => {
       const source = c.createBufferSource();
       source.buffer = buffers[name];
@@ -144,7 +145,7 @@ export function createPlayer(els, onRegion) {
   els.loop.addEventListener("change", loopChanged);
   els.loopStart.addEventListener("change", loopChanged);
   els.loopEnd.addEventListener("change", loopChanged);
-  document.addEventListener("keydown", (event) => {
+  els.scope.addEventListener("keydown", (event) => {
     if (buffers.master === null || event.ctrlKey || event.metaKey || event.altKey) return;
     const target = event.target;
     if (target instanceof HTMLElement && target.closest("input, select, textarea, [contenteditable]")) return;
@@ -222,7 +223,5 @@ export function createPlayer(els, onRegion) {
       buffers = { original: null, master: null };
       duration = 0;
     },
-    stop,
-    choose,
   };
 }

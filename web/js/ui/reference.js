@@ -1,15 +1,7 @@
 // The reference track (optional): a second picker (data-testid="reference-input") and one
-// slider per aspect to match (spectrum, loudness, width, dynamics), built from the engine's
-// description. Only the reference's measurements are used, on this device.
-
-import { capitalise } from "./intent.js";
-
-const HELP = {
-  spectrum: "tonal balance, mid and side separately",
-  loudness: "its integrated loudness instead of the platform's",
-  width: "its stereo width",
-  dynamics: "its crest factor and peak-to-loudness ratio",
-};
+// slider per aspect to match (data-testid="match-<aspect>"), built from the engine's
+// description of the match amounts (label, meaning, range, default). Only the reference's
+// measurements are used, on this device.
 
 // els: {input, name, clear, amounts}; onFile(file), onClear(), onAmounts() after a slider moves
 export function createReferencePicker(els, { onFile, onClear, onAmounts }) {
@@ -21,31 +13,41 @@ export function createReferencePicker(els, { onFile, onClear, onAmounts }) {
   });
   els.clear.addEventListener("click", () => onClear());
   return {
-    // `defaults` is describe().match_amounts: {aspect: amount}
-    build(defaults) {
-      for (const [aspect, value] of Object.entries(defaults)) {
+    // `aspects` is describe().match_amounts: {aspect: {label, doc, min, max, step, default}}
+    build(aspects) {
+      for (const [aspect, field] of Object.entries(aspects)) {
         const id = `match-${aspect}`;
         const wrap = document.createElement("div");
         wrap.className = "param";
         const label = document.createElement("label");
         label.htmlFor = id;
-        label.textContent = `Match ${aspect}`;
-        label.title = HELP[aspect] ?? capitalise(aspect);
+        label.textContent = `Match ${field.label.toLowerCase()}`;
         const out = document.createElement("output");
         out.htmlFor = id;
         const input = document.createElement("input");
-        Object.assign(input, { type: "range", id, min: "0", max: "1", step: "0.05", value: String(value) });
+        Object.assign(input, {
+          type: "range",
+          id,
+          min: String(field.min),
+          max: String(field.max),
+          step: String(field.step ?? "any"),
+          value: String(field.default),
+        });
         input.dataset.testid = id;
+        input.setAttribute("aria-describedby", `${id}-doc`);
+        const doc = document.createElement("span");
+        doc.id = `${id}-doc`;
+        doc.className = "visually-hidden";
+        doc.textContent = field.doc;
         const show = () => {
           out.textContent = `${Math.round(Number(input.value) * 100)} %`;
-          input.setAttribute("aria-valuetext", `${out.textContent} of the reference's ${HELP[aspect] ?? aspect}`);
         };
         input.addEventListener("input", () => {
           show();
           onAmounts();
         });
         show();
-        wrap.append(label, input, out);
+        wrap.append(label, input, out, doc);
         els.amounts.append(wrap);
         sliders.set(aspect, input);
       }
@@ -53,9 +55,10 @@ export function createReferencePicker(els, { onFile, onClear, onAmounts }) {
     amounts() {
       return Object.fromEntries([...sliders].map(([aspect, input]) => [aspect, Number(input.value)]));
     },
-    // Show the loaded reference (name, or null when there is none).
-    show(name) {
-      els.name.textContent = name === null ? "No reference: the master follows the platform and style." : `Reference: “${name}”`;
+    // Show the reference: its name, a note such as "analysing…", or null when there is none.
+    show(name, note = "") {
+      els.name.textContent =
+        name === null ? "No reference: the master follows the platform and style." : `Reference: “${name}”${note}`;
       els.clear.hidden = name === null;
       els.amounts.hidden = name === null;
     },
