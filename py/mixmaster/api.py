@@ -511,14 +511,20 @@ class Session:
             "view": view,
         }
 
+    def _reference_arg(self, args: dict[str, Any]) -> dict[str, Any] | None:
+        """The reference's features when the request asks to match it (``reference: true``)."""
+        if not args.get("reference"):
+            return None
+        if self.reference_features is None:
+            raise InputError("no_reference", "No reference track is loaded; add one first.")
+        return self.reference_features
+
     def _decide(self, args: dict[str, Any], _progress: Progress | None) -> dict[str, Any]:
-        reference = None
-        if args.get("reference"):
-            if self.reference_features is None:
-                raise InputError("no_reference", "No reference track is loaded; add one first.")
-            reference = self.reference_features
         return decide(
-            args.get("features") or {}, args.get("intent") or {}, reference, args.get("amounts")
+            args.get("features") or {},
+            args.get("intent") or {},
+            self._reference_arg(args),
+            args.get("amounts"),
         )
 
     def _reference(self, args: dict[str, Any], progress: Progress | None) -> dict[str, Any]:
@@ -582,11 +588,7 @@ class Session:
         return self.album
 
     def _album_master(self, args: dict[str, Any], progress: Progress | None) -> dict[str, Any]:
-        reference = None
-        if args.get("reference"):
-            if self.reference_features is None:
-                raise InputError("no_reference", "No reference track is loaded; add one first.")
-            reference = self.reference_features
+        reference = self._reference_arg(args)
         decision = args.get("decision")
         if decision is not None and not isinstance(decision, Mapping):
             raise ParamError(

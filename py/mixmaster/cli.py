@@ -352,22 +352,39 @@ def _check_output_path(path: str, what: str, avoid: list[str]) -> None:
         )
 
 
-def _load_params_file(path: str) -> dict[str, Any]:
-    """Read ``--params``: a ``{stage: {field: value}}`` object, or one under a "params" key."""
+def _read_json(path: str, what: str, option: str, expected: str) -> Any:
+    """Read the JSON file an option names (``what``: "Parameter file", ``option``: "params").
+
+    Raises
+    ------
+    InputError
+        ``file_not_found``.
+    ParamError
+        ``bad_<option>_file`` when it is not readable JSON, naming the ``expected`` content.
+    """
     try:
         with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
+            return json.load(handle)
     except FileNotFoundError:
         raise InputError(
-            "file_not_found", f"Parameter file {path!r} does not exist.", field="params"
+            "file_not_found", f"{what} {path!r} does not exist.", field=option
         ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ParamError(
-            "bad_params_file",
-            f"Parameter file {path!r} is not readable JSON ({exc}); expected an object "
-            '{"stage": {"field": value}} or a recipe with a "params" key.',
-            field="params",
+            f"bad_{option}_file",
+            f"{what} {path!r} is not readable JSON ({exc}); expected {expected}.",
+            field=option,
         ) from None
+
+
+def _load_params_file(path: str) -> dict[str, Any]:
+    """Read ``--params``: a ``{stage: {field: value}}`` object, or one under a "params" key."""
+    data = _read_json(
+        path,
+        "Parameter file",
+        "params",
+        'an object {"stage": {"field": value}} or a recipe with a "params" key',
+    )
     if isinstance(data, dict) and isinstance(data.get("params"), dict):
         data = data["params"]
     if not isinstance(data, dict):
@@ -806,20 +823,9 @@ def _album_output_dir(path: str) -> bool:
 
 def _load_overrides(path: str, files: Sequence[str]) -> list[dict[str, Any] | None]:
     """Read ``--overrides``: ``{file name or path as given: {stage: {field: value}}}``."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        raise InputError(
-            "file_not_found", f"Overrides file {path!r} does not exist.", field="overrides"
-        ) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ParamError(
-            "bad_overrides_file",
-            f"Overrides file {path!r} is not readable JSON ({exc}); expected an object "
-            '{"track.wav": {"stage": {"field": value}}}.',
-            field="overrides",
-        ) from None
+    data = _read_json(
+        path, "Overrides file", "overrides", 'an object {"track.wav": {"stage": {"field": value}}}'
+    )
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise ParamError(
             "bad_overrides_file",

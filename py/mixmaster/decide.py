@@ -228,11 +228,13 @@ def _numbers(features: Mapping[str, object], key: str) -> list[float | None]:
     return out
 
 
-def _fmt(value: float, digits: int = 1) -> str:
+def fmt(value: float, digits: int = 1) -> str:
+    """A number for an explanation sentence, with a typographic minus."""
     return f"{value:.{digits}f}".replace("-", "−")
 
 
-def _fmt_hz(frequency_hz: float) -> str:
+def fmt_hz(frequency_hz: float) -> str:
+    """A frequency for an explanation sentence: ``"630 Hz"``, ``"2.5 kHz"``."""
     if frequency_hz >= 1000.0:
         return f"{frequency_hz / 1000.0:g} kHz"
     return f"{frequency_hz:g} Hz"
@@ -265,9 +267,9 @@ def _target_sentence(intent: Intent, integrated_lufs: float) -> str:
     gain_db = intent.target_lufs - integrated_lufs
     if gain_db < -0.5:
         return (
-            f"Your mix measures {_fmt(integrated_lufs)} LUFS, louder than the "
-            f"{_fmt(intent.target_lufs)} LUFS target ({where}), so it is turned down by "
-            f"{_fmt(-gain_db)} dB instead of being squashed further."
+            f"Your mix measures {fmt(integrated_lufs)} LUFS, louder than the "
+            f"{fmt(intent.target_lufs)} LUFS target ({where}), so it is turned down by "
+            f"{fmt(-gain_db)} dB instead of being squashed further."
         )
     why = (
         "so the platform will not need to turn it down"
@@ -275,8 +277,8 @@ def _target_sentence(intent: Intent, integrated_lufs: float) -> str:
         else "as loud as asked, within the limiting allowed"
     )
     return (
-        f"Your mix measures {_fmt(integrated_lufs)} LUFS; the master aims at "
-        f"{_fmt(intent.target_lufs)} LUFS ({where}), {why}."
+        f"Your mix measures {fmt(integrated_lufs)} LUFS; the master aims at "
+        f"{fmt(intent.target_lufs)} LUFS ({where}), {why}."
     )
 
 
@@ -326,8 +328,8 @@ def _eq_moves(
     if tilt != 0.0:
         direction = "brighter" if tilt > 0 else "darker"
         sentences.append(
-            f"The tonal balance slopes {_fmt(measured_tilt)} dB per octave; the {style} style "
-            f"aims at {_fmt(curve.tilt_db_per_oct)}, so a gentle tilt of {_fmt(tilt, 2)} dB per "
+            f"The tonal balance slopes {fmt(measured_tilt)} dB per octave; the {style} style "
+            f"aims at {fmt(curve.tilt_db_per_oct)}, so a gentle tilt of {fmt(tilt, 2)} dB per "
             f"octave makes it {direction}."
         )
     for name, lo_hz, hi_hz, extreme_hz, what in (
@@ -394,8 +396,8 @@ def _resonance_cuts(
             f"peak{k}_q": 4.3,
         }
         sentences.append(
-            f"Around {_fmt_hz(_NOMINAL_HZ[i])} the mix sticks out {_fmt(excess_db)} dB above its "
-            f"surroundings, so a narrow cut of {_fmt(-cut_db)} dB calms it."
+            f"Around {fmt_hz(_NOMINAL_HZ[i])} the mix sticks out {fmt(excess_db)} dB above its "
+            f"surroundings, so a narrow cut of {fmt(-cut_db)} dB calms it."
         )
     return gains, sentences
 
@@ -458,16 +460,16 @@ def _compression(
     dynamics = 0.6 * crest_score + 0.4 * lra_score
     if dynamics < 0.05:
         return {"amount": 0.0}, [
-            f"The mix is already dense (crest factor {_fmt(crest_db)} dB, loudness range "
-            f"{_fmt(lra_lu)} LU), so it gets no further compression."
+            f"The mix is already dense (crest factor {fmt(crest_db)} dB, loudness range "
+            f"{fmt(lra_lu)} LU), so it gets no further compression."
         ]
     ratio = round(1.0 + dynamics * (style.max_ratio - 1.0), 2)
     d = compressor_settings(rms_dbfs, bands_db, intent.style, ratio)
     d["amount"] = round(0.5 + 0.5 * intent.intensity, 2)
     how = "gentle" if ratio < 1.8 else "moderate" if ratio < 2.8 else "firm"
     sentence = (
-        f"With a crest factor of {_fmt(crest_db)} dB and a loudness range of {_fmt(lra_lu)} LU, "
-        f"{how} three-band compression ({_fmt(ratio)}:1) holds the louder moments together."
+        f"With a crest factor of {fmt(crest_db)} dB and a loudness range of {fmt(lra_lu)} LU, "
+        f"{how} three-band compression ({fmt(ratio)}:1) holds the louder moments together."
     )
     if intent.style == "punchy":
         sentence += " Slow attacks let the drum hits through for punch."
@@ -488,14 +490,14 @@ def _stereo(features: Mapping[str, object], intent: Intent) -> tuple[dict[str, A
     if correlation is not None and correlation < 0.0:
         d |= {"low_width": 0.5, "mid_width": 0.75, "high_width": 0.8, "mono_below_hz": 150.0}
         sentences.append(
-            f"Warning: left and right partly cancel each other (correlation {_fmt(correlation, 2)})"
+            f"Warning: left and right partly cancel each other (correlation {fmt(correlation, 2)})"
             ", which usually means a phase problem in the mix; the image is narrowed so it "
             "survives mono playback, but fixing it in the mix is better."
         )
     elif low_correlation is not None and low_correlation < 0.8:
         d["mono_below_hz"] = 120.0
         sentences.append(
-            f"The bass differs between left and right (correlation {_fmt(low_correlation, 2)} "
+            f"The bass differs between left and right (correlation {fmt(low_correlation, 2)} "
             "below 250 Hz), so it is made mono below 120 Hz for a tighter, mono-safe low end."
         )
     if correlation is not None and correlation > 0.95 and intent.intensity > 0.5:
@@ -519,7 +521,7 @@ def _saturation(intent: Intent) -> tuple[dict[str, Any], list[str]]:
         return {"amount": 0.0, "drive_db": 0.0}, []
     what = "warmth" if intent.style == "warm" else "density"
     return {"amount": 0.5, "drive_db": drive_db}, [
-        f"Soft saturation ({_fmt(drive_db)} dB drive, half mixed in) adds {what}."
+        f"Soft saturation ({fmt(drive_db)} dB drive, half mixed in) adds {what}."
     ]
 
 
@@ -543,7 +545,7 @@ def _limiter(features: Mapping[str, object], intent: Intent) -> tuple[dict[str, 
     }
     return d, [
         f"The limiter releases in {release_ms:.0f} ms ({why}); it may use up to "
-        f"{_fmt(amount * max_reduction_db)} dB of limiting, beyond which the master stays a "
+        f"{fmt(amount * max_reduction_db)} dB of limiting, beyond which the master stays a "
         "little quieter rather than being crushed.",
     ]
 
@@ -576,7 +578,7 @@ def decide(features: Mapping[str, object], intent: Intent) -> Decision:
     integrated_lufs = _number(features, "integrated_lufs")
     if integrated_lufs is None or integrated_lufs < NEAR_SILENT_LUFS:
         level = (
-            "silent" if integrated_lufs is None else f"nearly silent ({_fmt(integrated_lufs)} LUFS)"
+            "silent" if integrated_lufs is None else f"nearly silent ({fmt(integrated_lufs)} LUFS)"
         )
         params = params_from_dict(_neutral(intent), clamp=True)
         return Decision(
@@ -585,7 +587,7 @@ def decide(features: Mapping[str, object], intent: Intent) -> Decision:
                 f"The track is {level}, so it is left as it is: raising it to the target would "
                 "mostly raise noise.",
                 f"Only the safety limiter stays on, holding peaks below "
-                f"{_fmt(intent.ceiling_dbtp)} dBTP.",
+                f"{fmt(intent.ceiling_dbtp)} dBTP.",
             ),
         )
 
@@ -624,11 +626,11 @@ def decide(features: Mapping[str, object], intent: Intent) -> Decision:
     true_peak_dbtp = _number(features, "true_peak_dbtp")
     if true_peak_dbtp is not None and true_peak_dbtp > 0.0:
         warnings.append(
-            f"The mix's true peak is {_fmt(true_peak_dbtp)} dBTP, above full scale; the limiter "
+            f"The mix's true peak is {fmt(true_peak_dbtp)} dBTP, above full scale; the limiter "
             "brings it under the ceiling."
         )
     ceiling = (
-        f"True peaks are held below {_fmt(intent.ceiling_dbtp)} dBTP so the track stays clean "
+        f"True peaks are held below {fmt(intent.ceiling_dbtp)} dBTP so the track stays clean "
         "after MP3/AAC encoding."
     )
     # Warnings come right after the target: they matter more than any tonal detail.

@@ -47,6 +47,8 @@ from mixmaster.decide import (
     Decision,
     compressor_settings,
     decide,
+    fmt,
+    fmt_hz,
 )
 from mixmaster.errors import InputError, ParamError
 from mixmaster.params import (
@@ -165,16 +167,6 @@ def _stereo_band_energies(
     return mid_e, side_e
 
 
-def _fmt(value: float, digits: int = 1) -> str:
-    return f"{value:.{digits}f}".replace("-", "−")
-
-
-def _fmt_hz(frequency_hz: float) -> str:
-    if frequency_hz >= 1000.0:
-        return f"{frequency_hz / 1000.0:g} kHz"
-    return f"{frequency_hz:g} Hz"
-
-
 def _number(features: Mapping[str, Any], key: str) -> float | None:
     value = features.get(key)
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
@@ -267,12 +259,12 @@ def decide_reference(
     target = round(min(MAX_TARGET_LUFS, max(MIN_TARGET_LUFS, target)), 2)
     d["loudness"] |= {"amount": 1.0, "target_lufs": target}
     sentences.append(
-        f"The reference measures {_fmt(ref_lufs)} LUFS and your mix {_fmt(mix_lufs)} LUFS; the "
-        f"master aims at {_fmt(target)} LUFS"
+        f"The reference measures {fmt(ref_lufs)} LUFS and your mix {fmt(mix_lufs)} LUFS; the "
+        f"master aims at {fmt(target)} LUFS"
         + (
             "."
             if amounts.loudness == 1.0
-            else f", {amounts.loudness:.0%} of the way from your {_fmt(intent.target_lufs)} LUFS "
+            else f", {amounts.loudness:.0%} of the way from your {fmt(intent.target_lufs)} LUFS "
             "target to the reference."
         )
     )
@@ -290,11 +282,11 @@ def decide_reference(
         moves = []
         if mid[hi] >= 0.2:
             moves.append(
-                f"lifted up to {_fmt(mid[hi])} dB around {_fmt_hz(ISO_THIRD_OCTAVE_CENTRES_HZ[hi])}"
+                f"lifted up to {fmt(mid[hi])} dB around {fmt_hz(ISO_THIRD_OCTAVE_CENTRES_HZ[hi])}"
             )
         if mid[lo] <= -0.2:
             moves.append(
-                f"cut up to {_fmt(-mid[lo])} dB around {_fmt_hz(ISO_THIRD_OCTAVE_CENTRES_HZ[lo])}"
+                f"cut up to {fmt(-mid[lo])} dB around {fmt_hz(ISO_THIRD_OCTAVE_CENTRES_HZ[lo])}"
             )
         sentences.append(
             "The tone follows the reference's, smoothed per third of an octave and separately "
@@ -371,14 +363,14 @@ def decide_reference(
             d["compressor"] = compressor_settings(rms_t, bands, intent.style, ratio)
         if excess_db > 0.5:
             sentences.append(
-                f"The reference is denser (crest factor {_fmt(crest_r)} dB against your mix's "
-                f"{_fmt(crest_t)} dB), so the compression moves toward it"
-                + (f" ({_fmt(1.0 / (1.0 - slope))}:1)." if slope >= 0.02 else ".")
+                f"The reference is denser (crest factor {fmt(crest_r)} dB against your mix's "
+                f"{fmt(crest_t)} dB), so the compression moves toward it"
+                + (f" ({fmt(1.0 / (1.0 - slope))}:1)." if slope >= 0.02 else ".")
             )
         elif excess_db < -0.5:
             sentences.append(
-                f"Your mix is already denser than the reference (crest factor {_fmt(crest_t)} dB "
-                f"against {_fmt(crest_r)} dB); mastering does not expand it."
+                f"Your mix is already denser than the reference (crest factor {fmt(crest_t)} dB "
+                f"against {fmt(crest_r)} dB); mastering does not expand it."
             )
         # The limiting depth reaching the reference's level may use grows by the amount (the
         # peaks after matching cannot be told from the features: an EQ's phase, undone only in
@@ -389,7 +381,7 @@ def decide_reference(
             new_cap = round(cap_db + amounts.dynamics * (MAX_LIMITING_DB - cap_db), 1)
             limiter |= {"amount": 1.0, "max_reduction_db": new_cap}
             sentences.append(
-                f"To reach the reference's level the limiter may use up to {_fmt(new_cap)} dB of "
+                f"To reach the reference's level the limiter may use up to {fmt(new_cap)} dB of "
                 "limiting where needed."
             )
 
