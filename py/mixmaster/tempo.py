@@ -77,21 +77,27 @@ class TempoEstimate:
     confidence: float
 
 
-def _mono_decimated(audio: npt.NDArray[np.floating[Any]], factor: int) -> npt.NDArray[np.float32]:
-    """Channel mean, box-car averaged over ``factor`` samples and decimated by ``factor``.
+def _mono_decimated_into(
+    out: npt.NDArray[np.float32], audio: npt.NDArray[np.floating[Any]], first: int, factor: int
+) -> None:
+    """Fill ``out`` with the channel mean from decimated sample ``first`` on, box-car averaged
+    over ``factor`` samples and decimated by ``factor``.
 
     The box-car is a crude anti-alias filter; what aliases keeps its timing, which is all the
-    onset envelope needs. Strided float32 adds: one cheap pass over the input, no big temporary.
+    onset envelope needs. Strided float32 adds over one batch's span of the input: cheap, and no
+    full-length mono copy of the track.
     """
-    channels, n = audio.shape
-    n_out = n // factor
-    stop = n_out * factor
-    acc = np.zeros(n_out, dtype=np.float32)
+    channels = audio.shape[0]
+    start = first * factor
+    stop = start + out.shape[0] * factor
     for ch in range(channels):
         for phase in range(factor):
-            np.add(acc, audio[ch, phase:stop:factor], out=acc, casting="unsafe")
-    acc *= np.float32(1.0 / (channels * factor))
-    return acc
+            part = audio[ch, start + phase : stop : factor]
+            if ch == 0 and phase == 0:
+                np.copyto(out, part, casting="unsafe")
+            else:
+                np.add(out, part, out=out, casting="unsafe")
+    out *= np.float32(1.0 / (channels * factor))
 
 
 def onset_envelope(
@@ -132,8 +138,7 @@ def onset_envelope(
     frame_len = 1 << math.ceil(math.log2(2 * hop))
     if audio.shape[1] // factor < frame_len + hop:
         return np.zeros(0), frame_rate_hz
-    mono = _mono_decimated(audio, factor)
-    frames = hop_frames(mono, frame_len, hop, 0, (mono.shape[0] - frame_len) // hop + 1)
+    n_frames = (audio.shape[1] // factor - frame_len) // hop + 1
     window = hann_window(frame_len)
 
     # Bands are contiguous runs of bins: sum each run of the interleaved (re², im²) spectrum
@@ -147,21 +152,39 @@ def onset_envelope(
     run_starts = np.flatnonzero(np.diff(bands, prepend=-1))  # where a (non-empty) band begins
     band_ids = bands[run_starts]
 
-    energies = np.zeros((frames.shape[0], _N_BANDS), dtype=np.float32)
-    for first in range(0, frames.shape[0], _BATCH_FRAMES):
-        # float64: numpy's FFT is faster in float64 than in float32.
-        batch = np.multiply(frames[first : first + _BATCH_FRAMES], window, dtype=np.float64)
-        spec = np.fft.rfft(batch, axis=-1)
-        re_im = spec.view(np.float64)[:, 2 * first_bin : 2 * stop_bin]
+    # One batch of frames at a time: its span of the decimated mono signal, the windowed
+    # frames (float64: numpy's FFT is faster in float64 than in float32) and their spectra
+    # live in buffers reused from batch to batch (about 3 MB, in cache; no page faults).
+    batch_frames = min(_BATCH_FRAMES, n_frames)
+    mono = np.empty((batch_frames - 1) * hop + frame_len, dtype=np.float32)
+    windowed = np.empty((batch_frames, frame_len), dtype=np.float64)
+    spec = np.empty((batch_frames, frame_len // 2 + 1), dtype=np.complex128)
+    energies = np.empty((n_frames, _N_BANDS), dtype=np.float32)
+    energies[:, np.setdiff1d(np.arange(_N_BANDS), band_ids)] = 0.0  # bands without a bin
+    for first in range(0, n_frames, batch_frames):
+        rows = min(batch_frames, n_frames - first)
+        span = mono[: (rows - 1) * hop + frame_len]
+        _mono_decimated_into(span, audio, first * hop, factor)
+        frames = hop_frames(span, frame_len, hop, 0, rows)
+        np.multiply(frames, window, out=windowed[:rows], dtype=np.float64)
+        np.fft.rfft(windowed[:rows], axis=-1, out=spec[:rows])
+        re_im = spec[:rows].view(np.float64)[:, 2 * first_bin : 2 * stop_bin]
         np.square(re_im, out=re_im)
-        energies[first : first + _BATCH_FRAMES, band_ids] = np.add.reduceat(
-            re_im, 2 * run_starts, axis=1
-        )
+        energies[first : first + rows, band_ids] = np.add.reduceat(re_im, 2 * run_starts, axis=1)
     mean_energy = float(np.mean(energies, dtype=np.float64))
     if mean_energy <= 0.0:
-        return np.zeros(frames.shape[0] - 1), frame_rate_hz
-    compressed = np.log1p(energies / np.float32(mean_energy))
-    flux = np.sum(np.maximum(np.diff(compressed, axis=0), 0.0), axis=1, dtype=np.float64)
+        return np.zeros(n_frames - 1), frame_rate_hz
+    compressed = np.divide(energies, np.float32(mean_energy), out=energies)
+    np.log1p(compressed, out=compressed)
+    flux = np.empty(n_frames - 1)
+    rise = np.empty((_BATCH_FRAMES, _N_BANDS), dtype=np.float32)
+    for first in range(0, n_frames - 1, _BATCH_FRAMES):
+        stop = min(first + _BATCH_FRAMES, n_frames - 1)
+        step = np.subtract(
+            compressed[first + 1 : stop + 1], compressed[first:stop], out=rise[: stop - first]
+        )
+        np.maximum(step, 0.0, out=step)
+        np.sum(step, axis=1, dtype=np.float64, out=flux[first:stop])
     return flux, frame_rate_hz
 
 
