@@ -70,6 +70,9 @@ def _add_analyze(subparsers: SubparsersAction) -> None:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
+    # As for `master`: the analysis keeps its BLAS products single-threaded anyway, and
+    # OpenBLAS's worker threads cost ~25 ms of CPU just to start. Read when numpy loads.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from mixmaster.wavio import read_audio
 
     audio = read_audio(args.file)  # before importing scipy: a bad file fails fast
