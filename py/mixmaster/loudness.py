@@ -75,8 +75,8 @@ _RELATIVE_GATE_LU = -10.0  # Γ_r offset, BS.1770-4 Annex 1 §5
 _LRA_RELATIVE_GATE_LU = -20.0  # Tech 3342 §3
 _LRA_LOW_PERCENT = 10
 _LRA_HIGH_PERCENT = 95
-_BLOCK_FRAMES = 1 << 16
-"""Frames K-weighted at a time: bounds the float64 work space to about 1 MB per channel."""
+_BLOCK_FRAMES = 1 << 17
+"""Frames K-weighted at a time: bounds the work space to about 2 MB per channel (float64)."""
 _ROW_FRAMES = 32
 """Frames per row of the block filter: each row's output is one matrix product."""
 _SCAN_ROWS = 16
@@ -457,7 +457,7 @@ class LoudnessMeter:
 
     Feeding a signal in chunks of any size gives the same result as :func:`measure_loudness` on
     the whole signal (the same arithmetic, to rounding). Memory is bounded: per 100 ms only one
-    number is kept, and at most ``65536`` frames of K-weighted audio exist at a time.
+    number is kept, and at most ``131072`` frames of K-weighted audio exist at a time.
 
     Parameters
     ----------
