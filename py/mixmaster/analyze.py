@@ -24,9 +24,9 @@ import dataclasses
 import functools
 import json
 import math
+import pkgutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -362,7 +362,11 @@ SUPPORTED_KEYWORDS = _ANNOTATION_KEYWORDS | frozenset(
 
 @functools.lru_cache(maxsize=1)
 def _schema_text() -> str:
-    return resources.files("mixmaster").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+    # pkgutil, not importlib.resources: the same loader (zip-safe), a few ms less start-up.
+    data = pkgutil.get_data("mixmaster", SCHEMA_FILE)
+    if data is None:  # a loader that cannot read resources
+        raise FileNotFoundError(f"mixmaster/{SCHEMA_FILE} is missing from the installation")
+    return data.decode("utf-8")
 
 
 def features_schema() -> dict[str, Any]:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -718,6 +717,8 @@ def write_wav(
         )
     chunks = _chunks(x, sample_rate_hz, bits)
     header = next(chunks)  # validates before anything touches the disk
+    import secrets  # here, not at the top: reading (the analysis) does not need it
+
     directory = os.path.dirname(os.path.abspath(name))
     tmp = os.path.join(directory, f".{os.path.basename(name)}.{secrets.token_hex(6)}.tmp")
     try:
