@@ -217,6 +217,17 @@ def test_rows_skipped_by_the_bound_hold_no_peak(sample_rate_hz: int, level_dbfs_
 
 
 @pytest.mark.parametrize("sample_rate_hz", [44_100, 96_000, 192_000])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_given_sample_peaks_read_the_same(sample_rate_hz: int, dtype: type) -> None:
+    # analyze() passes the sample peaks of its level pass instead of having them recomputed.
+    x = signals.programme(1.0, sample_rate_hz, level_dbfs_rms=-8.0).astype(dtype)
+    given = np.max(np.abs(x), axis=1)
+    np.testing.assert_array_equal(
+        true_peak_lin(x, sample_rate_hz, sample_peaks_lin=given), true_peak_lin(x, sample_rate_hz)
+    )
+
+
+@pytest.mark.parametrize("sample_rate_hz", [44_100, 96_000, 192_000])
 def test_true_peak_is_never_below_sample_peak(sample_rate_hz: int) -> None:
     x = signals.programme(1.0, sample_rate_hz, level_dbfs_rms=-8.0)
     tp = true_peak_lin(x, sample_rate_hz)

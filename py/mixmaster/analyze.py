@@ -159,6 +159,7 @@ class _LevelStats:
     mean: npt.NDArray[np.float64]  # per channel
     mean_square: float  # over all channels and samples
     peak_lin: float
+    channel_peaks_lin: npt.NDArray[np.float64]  # sample peak of each channel
     clipped_samples: int
     lr_moments: tuple[float, float, float]  # variances of channels 0 and 1, their covariance
     finite: bool  # every sample finite (``False`` may also mean squares beyond float64)
@@ -183,7 +184,7 @@ def _level_stats(audio: npt.NDArray[np.floating[Any]]) -> _LevelStats:
     sums = np.zeros(channels)
     sums_sq = np.zeros(channels)
     sum_lr = 0.0
-    peak = 0.0
+    peaks = np.zeros(channels)
     clipped = 0
     for start in range(0, n, _CHUNK_SAMPLES):
         stop = min(n, start + _CHUNK_SAMPLES)
@@ -195,7 +196,7 @@ def _level_stats(audio: npt.NDArray[np.floating[Any]]) -> _LevelStats:
         if channels > 1:
             sum_lr += float(np.einsum("i,i->", block64[0], block64[1]))
         block_peaks = np.maximum(np.max(block, axis=1), -np.min(block, axis=1))
-        peak = max(peak, float(np.max(block_peaks)))
+        np.maximum(peaks, block_peaks, out=peaks)
         lo, hi = max(0, start - (CLIP_RUN_SAMPLES - 1)), min(n, stop + CLIP_RUN_SAMPLES - 1)
         for ch in np.flatnonzero(block_peaks >= CLIP_LEVEL_LIN):
             clipped += _clipped_in(audio[ch, lo:hi], slice(start - lo, stop - lo))
@@ -213,7 +214,8 @@ def _level_stats(audio: npt.NDArray[np.floating[Any]]) -> _LevelStats:
     return _LevelStats(
         mean=mean,
         mean_square=sum_sq / (channels * n),
-        peak_lin=peak,
+        peak_lin=float(np.max(peaks)),
+        channel_peaks_lin=peaks,
         clipped_samples=clipped,
         lr_moments=lr_moments,
         finite=math.isfinite(sum_sq) and bool(np.all(np.isfinite(sums))),
@@ -277,9 +279,11 @@ def analyze(
     loud = measure_loudness(audio, fs, check_finite=False)
 
     _report(progress, 1)
-    true_peak_dbtp = _floored(
-        lin_to_db(float(np.max(true_peak_lin(audio, fs, check_finite=False))))
+    # The level pass has the channels' sample peaks, where the true-peak scan starts.
+    peaks_lin = true_peak_lin(
+        audio, fs, check_finite=False, sample_peaks_lin=stats.channel_peaks_lin
     )
+    true_peak_dbtp = _floored(lin_to_db(float(np.max(peaks_lin))))
 
     _report(progress, 2)
     spectra = long_term_spectra(audio, fs, check_finite=False)

@@ -292,7 +292,11 @@ def _sample_peaks(arr: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64]
 
 
 def true_peak_lin(
-    x: npt.ArrayLike, sample_rate_hz: int, *, check_finite: bool = True
+    x: npt.ArrayLike,
+    sample_rate_hz: int,
+    *,
+    check_finite: bool = True,
+    sample_peaks_lin: npt.ArrayLike | None = None,
 ) -> npt.NDArray[np.float64]:
     """True-peak level per channel, as a linear amplitude (BS.1770-4 Annex 2).
 
@@ -309,6 +313,10 @@ def true_peak_lin(
         Sample rate, 8 kHz to 384 kHz.
     check_finite
         Check for NaN/Inf (skip only when the caller has already done so).
+    sample_peaks_lin
+        The largest ``|x|`` of each channel, if the caller has them from its own pass over this
+        same audio (:func:`mixmaster.analyze.analyze` does); they must be exact, as they are
+        where the scan starts.
 
     Returns
     -------
@@ -322,7 +330,10 @@ def true_peak_lin(
     """
     arr = as_audio(x, check_finite=check_finite)
     factor = oversampling_factor(sample_rate_hz)
-    peaks = _sample_peaks(arr)
+    if sample_peaks_lin is None:
+        peaks = _sample_peaks(arr)
+    else:
+        peaks = np.array(sample_peaks_lin, dtype=np.float64).reshape(arr.shape[0])
     if factor == 1:
         return peaks
     t = TAPS_PER_PHASE
