@@ -393,8 +393,13 @@ def _decode_into(raw: bytes | memoryview, layout: _Layout, out: npt.NDArray[np.f
         shifted: npt.NDArray[np.int32] = np.ndarray(
             shape=(n,), dtype="<i4", buffer=raw, offset=0, strides=(3,)
         )
-        samples = np.bitwise_and(shifted, np.int32(-256))
-        scale = np.float32(2.0**-31)
+        # One channel at a time: mask into a contiguous temporary, then a contiguous
+        # int32 -> float32 conversion (SIMD), rather than a strided one from an interleaved copy.
+        masked = np.empty(out.shape[1], dtype=np.int32)
+        for ch in range(channels):
+            np.bitwise_and(shifted[ch::channels], np.int32(-256), out=masked)
+            np.multiply(masked, np.float32(2.0**-31), out=out[ch], dtype=np.float32)
+        return
     else:
         samples = np.frombuffer(raw, dtype="<i4")
         scale = np.float32(2.0**-31)
