@@ -249,6 +249,36 @@ def test_ceiling_margin_lowers_the_guaranteed_ceiling(margin_db: float) -> None:
     assert -1.0 - margin_db - DETECTION_MARGIN_DB - 0.01 <= level <= -1.0 - margin_db
 
 
+def limited_with_peak_bounds(
+    x: Audio, fs: int, params: LimiterParams, chunk: int
+) -> tuple[Audio, tuple[float, float]]:
+    """The limiter's output of ``x`` and its true-peak bounds, having fed twice the latency in
+    zeros after ``x`` (so that every point of the output is final)."""
+    proc = LimiterProcessor(fs, x.shape[0], params)
+    lat = proc.latency_samples
+    padded = np.concatenate([x, np.zeros((x.shape[0], 2 * lat))], axis=1)
+    y = np.concatenate(
+        [proc.process(padded[:, i : i + chunk]) for i in range(0, padded.shape[1], chunk)],
+        axis=1,
+    )
+    return y[:, lat : lat + x.shape[1]], proc.output_peak_lin()
+
+
+@pytest.mark.parametrize("fs", [8000, 44100, 96000])
+@pytest.mark.parametrize("channels", [1, 2])
+def test_output_peak_bounds_hold_the_measured_true_peak(fs: int, channels: int) -> None:
+    signals_ = adversarial(fs, channels) | {
+        "programme": signals.programme(2.0, fs, channels=channels, level_dbfs_rms=-10.0),
+        "quiet programme": signals.programme(2.0, fs, channels=channels, level_dbfs_rms=-40.0),
+    }
+    for name, x in signals_.items():
+        y, (lower, upper) = limited_with_peak_bounds(x, fs, LimiterParams(), 4096)
+        measured = float(truepeak.true_peak_lin(y, fs).max())
+        # The meter interpolates in float32: within 2e-5 of the exact value.
+        assert lower * (1.0 - 2e-5) <= measured <= upper * (1.0 + 2e-5), name
+        assert upper <= lower * (1.0 + 1e-4), name
+
+
 def test_guard_repairs_modulation_overshoot() -> None:
     """Regression: a 1 ms lookahead at 8 kHz ramps the gain within one filter support; the
     interpolation of gain x signal then overshoots the ceiling and the guard must repair it."""

@@ -105,6 +105,11 @@ _GENTLE_PASSES: Final = 8
 """Repair passes that scale a violating point exactly down to the ceiling before the guard
 switches to the repair that makes points safe for ever (which guarantees termination)."""
 
+_PEAK_REL_TOL: Final = 1e-4
+"""The guard computes exactly every block whose bound exceeds the largest exact level so far by
+more than this (relative; 0.0009 dB), so the output's true peak is known to within it
+(:meth:`LimiterProcessor.output_peak_lin`)."""
+
 _STATS_THRESHOLD_DB: Final = 0.1
 """Gain reduction from which a block counts as limiting in :meth:`LimiterProcessor.stats`."""
 
@@ -345,6 +350,13 @@ class _Guard:
         self.gmax: FloatArray = np.ones(self.hist_blocks)  # gain extremes per block
         self.gmin: FloatArray = np.ones(self.hist_blocks)
         self.unchecked: BoolArray = np.ones(self.hist_blocks, dtype=bool)
+        # Each block's level at its last check: exactly its points' largest |output| where the
+        # check computed them (``exact``), else the bound that proved it safe. Folded into
+        # ``peak_exact`` / ``peak_bound`` when the block leaves the history (then final).
+        self.level: FloatArray = np.zeros(self.hist_blocks)
+        self.exact: BoolArray = np.ones(self.hist_blocks, dtype=bool)
+        self.peak_exact = 0.0
+        self.peak_bound = 0.0
         self.round = 0
         self.frames64 = _frame_weights(d, b, np.float64) if d.factor > 1 else np.zeros((b, 0))
         self.left_w = _left_partial_weights(d) if d.factor > 1 else np.zeros((0, 0))
@@ -381,6 +393,8 @@ class _Guard:
         self.gmax = np.concatenate((self.gmax, gmax))
         self.gmin = np.concatenate((self.gmin, gmin))
         self.unchecked = np.concatenate((self.unchecked, np.ones(pp.shape[0], dtype=bool)))
+        self.level = np.concatenate((self.level, np.zeros(pp.shape[0])))
+        self.exact = np.concatenate((self.exact, np.zeros(pp.shape[0], dtype=bool)))
 
     def _y(self, start: int, stop: int) -> FloatArray:
         """Output ``gain * x`` for absolute samples ``[start, stop)`` (zero outside the data)."""
@@ -429,7 +443,13 @@ class _Guard:
             gmax[k] * d.l1 * xmax[k],
             gmax[k] * self.pp[sel] + d.l1 * (gmax[k] - gmin[k]) * xmax[k],
         )
-        exact = sel[bound > d.guard_lin]
+        self.level[sel] = bound
+        self.exact[sel] = False
+        # Exactly: every block that may violate the ceiling, and, so that the output's true peak
+        # is known to within _PEAK_REL_TOL, every block whose bound reaches above the largest
+        # exact level of the final blocks so far.
+        threshold = min(d.guard_lin, self.peak_exact * (1.0 + _PEAK_REL_TOL))
+        exact = sel[bound > threshold]
         if exact.size == 0:
             return np.zeros(0, dtype=np.intp), np.zeros(0)
         return self._exact(exact)
@@ -453,6 +473,8 @@ class _Guard:
             u = np.abs(frames @ self.frames64).reshape(self.channels, len(rel), b, -1)
             levels = np.maximum(levels, u.max(axis=3))
         level = levels.max(axis=0)  # (nblk, B)
+        self.level[blocks_i] = level.max(axis=1)
+        self.exact[blocks_i] = True
         bad = level > d.guard_lin
         if not bad.any():
             return np.zeros(0, dtype=np.intp), np.zeros(0)
@@ -619,6 +641,14 @@ class _Guard:
         new_h0 = boundary - self.hist_blocks * b
         drop = new_h0 - self.h0
         if drop > 0:
+            nb = drop // b
+            final_exact = self.exact[:nb]
+            if final_exact.any():
+                self.peak_exact = max(self.peak_exact, float(self.level[:nb][final_exact].max()))
+            if not final_exact.all():
+                self.peak_bound = max(self.peak_bound, float(self.level[:nb][~final_exact].max()))
+            self.level = self.level[nb:]
+            self.exact = self.exact[nb:]
             self.g = self.g[drop:]
             self.x = self.x[:, drop:]
             self.pp = self.pp[drop // b :]
@@ -1033,6 +1063,25 @@ class LimiterProcessor:
             "guard_unresolved": len(g.unresolved),
             "latency_samples": self.latency_samples,
         }
+
+    def output_peak_lin(self) -> tuple[float, float]:
+        """Bounds ``(lower, upper)`` on the true peak (linear) of the output's finished part.
+
+        The guard checks every interpolated point of the output; each control block's level at
+        its last check is kept, computed exactly (float64) wherever it could exceed the ceiling
+        or the largest exact level so far by more than 1e-4 (0.0009 dB), else as the bound that
+        proved it lower. ``lower`` is the largest exact level, a value the output attains;
+        ``upper`` also covers the bounded blocks, and is at most 1e-4 above ``lower`` unless the
+        guard left points unresolved. Blocks count once they are final: once the input has
+        advanced :attr:`latency_samples` beyond them, so a caller that wants the whole signal
+        (with its trailing overshoot) feeds twice the latency in zeros after it.
+        ``upper == inf`` when points were left unresolved.
+        """
+        g = self._guard
+        upper = max(g.peak_exact, g.peak_bound)
+        if g.unresolved:
+            upper = math.inf
+        return g.peak_exact, upper
 
     def unresolved_points(self) -> list[tuple[int, float]]:
         """Interpolated points (absolute input sample index, level) the guard left above the

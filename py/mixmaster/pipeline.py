@@ -358,22 +358,25 @@ def _stream(
     channels: int,
     n: int,
     chunk_samples: int,
+    tail_samples: int = 0,
 ) -> Iterator[tuple[int, FloatArray]]:
     """Run ``read(start, stop)`` chunks through ``procs``; yield ``(start, output)`` in order.
 
     The chain's total latency is compensated: after the input, zeros are fed for
-    ``sum(latency_samples)`` samples and the first that many output samples are dropped, so the
-    yielded pieces tile ``[0, n)`` exactly and line up with the input.
+    ``sum(latency_samples)`` samples (and ``tail_samples`` more, whose output is dropped) and
+    the first that many output samples are dropped, so the yielded pieces tile ``[0, n)``
+    exactly and line up with the input.
     """
     latency = sum(p.latency_samples for p in procs)
     written = -latency
     pos = 0
-    while pos < n + latency:
+    end = n + latency + tail_samples
+    while pos < end:
         if pos < n:
             stop = min(n, pos + chunk_samples)
             y = read(pos, stop)
         else:
-            stop = min(n + latency, pos + chunk_samples)
+            stop = min(end, pos + chunk_samples)
             y = np.zeros((channels, stop - pos))
         for proc in procs:
             y = proc.process(y)
@@ -444,12 +447,19 @@ def prelimiter(
 
 @dataclass
 class _Pass:
-    """One limiter pass at ``gain_db``: output loudness, depth and the limiter's stats."""
+    """One limiter pass at ``gain_db``: output loudness, depth and the limiter's stats.
+
+    A writing pass also holds the limiter's bounds on its output's true peak (linear), whether
+    the quantiser clipped, and the quantised output's sample peak (linear).
+    """
 
     gain_db: float
     loudness: LoudnessMeasurement
     depth_db: float
     stats: dict[str, Any]
+    output_peak_lin: tuple[float, float] | None = None
+    clipped: bool = False
+    sample_peak_lin: float = 0.0
 
     @property
     def lufs(self) -> float:
@@ -470,9 +480,10 @@ def _limiter_pass(
 
     Writing passes run the output stage (dither and quantisation, seeded afresh from
     ``output.dither_seed``) on each chunk as it leaves the limiter, so an accepted pass needs
-    no further sweep over the audio. The loudness is measured before quantisation (the dither
-    is at the least significant bit). ``out`` may be ``pre`` itself: the output position always
-    trails the read position.
+    no further sweep over the audio; they also run the limiter on past the end (zeros) until
+    it has verified every point of the output, so its true-peak bounds cover the whole signal.
+    The loudness is measured before quantisation (the dither is at the least significant
+    bit). ``out`` may be ``pre`` itself: the output position always trails the read position.
     """
     channels, n = pre.shape
     limiter = LimiterProcessor(fs, channels, params.limiter, ceiling_margin_db=ceiling_margin_db)
@@ -488,14 +499,23 @@ def _limiter_pass(
         chunk *= gain_lin
         return chunk
 
-    for start, y in _stream([limiter], read, channels, n, chunk_samples):
+    tail = limiter.latency_samples if out is not None else 0
+    peak = 0.0
+    for start, y in _stream([limiter], read, channels, n, chunk_samples, tail):
         stop = start + y.shape[1]
         meter.process(y)
         if out is not None and quantiser is not None:
-            out[:, start:stop] = quantiser.process(y)
+            q = quantiser.process(y)
+            out[:, start:stop] = q
+            peak = max(peak, float(q.max()), -float(q.min()))
         report_progress(stop / n)
     stats = dict(limiter.stats())
-    return _Pass(gain_db, meter.result(), float(stats[DEPTH_STAT]), stats)
+    p = _Pass(gain_db, meter.result(), float(stats[DEPTH_STAT]), stats)
+    if quantiser is not None:
+        p.output_peak_lin = limiter.output_peak_lin()
+        p.clipped = quantiser.stats()["clipped_samples"] > 0
+        p.sample_peak_lin = peak
+    return p
 
 
 def _good_enough(p: _Pass, aim_lufs: float, cap_db: float, capped: bool) -> bool:
@@ -771,7 +791,16 @@ def master(
             noise_shaping=out_params.noise_shaping,
         )  # fmt: skip
 
-    check = verify()
+    # The limiter verified every point of its output: that settles the check, unless its
+    # bounds are too wide to report a true peak (then the output is measured).
+    fast = None
+    if last.output_peak_lin is not None and not last.clipped:
+        fast = dither.limiter_ceiling_check(
+            *last.output_peak_lin, ceiling_dbtp, bits=out_params.bits,
+            dither=out_params.dither, noise_shaping=out_params.noise_shaping,
+        )  # fmt: skip
+    check = fast if fast is not None else verify()
+    sample_peak_dbfs = lin_to_db(last.sample_peak_lin) if fast is not None else None
     for _ in range(_MAX_TRIMS):  # never needed in practice: the limiter keeps the headroom
         if check.ok:
             break
@@ -779,12 +808,13 @@ def master(
         meter = LoudnessMeter(fs, channels)
         _output_stage(out, fs, params, db_to_lin(-check.trim_db), chunk_samples, meter)
         after_loudness = meter.result()
+        sample_peak_dbfs = None
         check = verify()
     true_peak_dbtp = check.true_peak_dbtp
     report_progress("verify", 1.0)
-    after = LevelReport.from_measurements(
-        after_loudness, true_peak_dbtp, _sample_peak_dbfs(out, chunk_samples)
-    )
+    if sample_peak_dbfs is None:
+        sample_peak_dbfs = _sample_peak_dbfs(out, chunk_samples)
+    after = LevelReport.from_measurements(after_loudness, true_peak_dbtp, sample_peak_dbfs)
 
     final_lufs = after.integrated_lufs
     reached = math.isfinite(final_lufs) and abs(final_lufs - target_lufs) <= REACHED_TOLERANCE_LU
