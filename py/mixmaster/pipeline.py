@@ -23,8 +23,12 @@
    limiting would be needed";
 4. the **output stage** (TPDF dither, seeded from ``output.dither_seed``, quantisation to the
    bit depth), run on the written limiter pass as its chunks come out, and a **final true-peak
-   verification** of the quantised signal
-   (:func:`mixmaster.dither.enforce_ceiling`): were it above the ceiling (the limiter and the
+   verification** of the quantised signal: the limiter's guard has checked every interpolated
+   point of its output, and its bounds on the true peak, widened by the quantiser's largest
+   effect, settle the check and the reported true peak to within 0.01 dB
+   (:func:`mixmaster.dither.limiter_ceiling_check`); only when they do not (wide bounds,
+   unresolved guard points, clipping) is the output measured
+   (:func:`mixmaster.dither.enforce_ceiling`). Were it above the ceiling (the limiter and the
    headroom make that impossible in theory), it is trimmed by the amount that provably suffices
    and re-quantised, and the report says by how much (``output_trim_db``).
 
@@ -696,7 +700,9 @@ def master(
         statistics, the gain applied and whether the target was reached. The ``after``
         loudness is measured on the limiter's output: the output stage only adds dither at the
         least significant bit (-90 dBFS and below), which moves it by less than 0.001 LU; the
-        ``after`` peaks are measured on the quantised output itself.
+        ``after`` sample peak is the quantised output's, and its true peak is the top of the
+        limiter's verified bounds when those are within 0.01 dB (at or above the exact value),
+        else measured on the quantised output itself.
 
     Raises
     ------
