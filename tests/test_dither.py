@@ -15,6 +15,7 @@ from mixmaster.dither import (
     NOISE_SHAPING_TAPS,
     OutputProcessor,
     apply_output,
+    dither_rng,
     enforce_ceiling,
     output_headroom_db,
     quantize,
@@ -165,7 +166,7 @@ def test_chunked_equals_one_shot_bit_for_bit(bits: str, dither: str, shaping: bo
     x = signals.programme(0.3, FS, 2, level_dbfs_rms=-20.0)
     params = OutputParams(bits=bits, dither=dither, noise_shaping=shaping, dither_seed=9)
     one = apply_output(x, params)
-    proc = OutputProcessor(FS, 2, params, rng=np.random.default_rng(9))
+    proc = OutputProcessor(FS, 2, params, rng=dither_rng(9))
     rng = np.random.default_rng(1)
     parts, pos = [], 0
     while pos < x.shape[1]:

@@ -495,7 +495,7 @@ def _limiter_pass(
     gain_lin = db_to_lin(gain_db)
     quantiser = None
     if out is not None:
-        rng = np.random.default_rng(params.output.dither_seed)
+        rng = dither.dither_rng(params.output.dither_seed)
         quantiser = dither.OutputProcessor(fs, channels, params.output, rng=rng)
 
     def read(start: int, stop: int) -> FloatArray:
@@ -577,7 +577,7 @@ def _output_stage(
     Only for the final verification's trim, which should never be needed.
     """
     channels, n = buf.shape
-    rng = np.random.default_rng(params.output.dither_seed)
+    rng = dither.dither_rng(params.output.dither_seed)
     proc = dither.OutputProcessor(fs, channels, params.output, rng=rng)
     for start in range(0, n, chunk_samples):
         stop = min(n, start + chunk_samples)
