@@ -250,6 +250,7 @@ class OutputProcessor:
         self._acc = np.zeros((3, channels))  # pending feedback of the open shaping segment
         self._dhist = np.zeros((3, channels))  # dither of the last three samples
         self._clipped = 0
+        self._peak = 0.0
         self._samples = 0
         self._buffers: dict[str, FloatArray] = {}
 
@@ -270,6 +271,7 @@ class OutputProcessor:
         if self.bits == "32f":
             self._pos += n
             out32: FloatArray = arr.astype(np.float32).astype(np.float64)
+            self._peak = max(self._peak, float(out32.max()), -float(out32.min()))
             return out32
         scale = 2.0 ** (int(self.bits) - 1)
         w = self._work(n)
@@ -291,9 +293,11 @@ class OutputProcessor:
             np.rint(q, out=q)
         self._pos += n
         lo, hi = -scale, scale - 1.0
-        if float(q.min()) < lo or float(q.max()) > hi:
+        q_min, q_max = float(q.min()), float(q.max())
+        if q_min < lo or q_max > hi:
             self._clipped += int(np.count_nonzero((q < lo) | (q > hi)))
             np.clip(q, lo, hi, out=q)
+        self._peak = max(self._peak, min(q_max, hi) / scale, -max(q_min, lo) / scale)
         out: FloatArray = q * (1.0 / scale)
         return out
 
@@ -382,14 +386,16 @@ class OutputProcessor:
         q[...] = ap[:, first : first + n]
 
     def stats(self) -> dict[str, Any]:
-        """``bits``, ``dither``, ``noise_shaping``, ``samples`` and ``clipped_samples`` (samples
-        that fell outside the PCM range and were clipped; 0 when the headroom was respected)."""
+        """``bits``, ``dither``, ``noise_shaping``, ``samples``, ``clipped_samples`` (samples
+        that fell outside the PCM range and were clipped; 0 when the headroom was respected)
+        and ``sample_peak_lin`` (the largest ``|output|`` so far, linear)."""
         return {
             "bits": self.bits,
             "dither": self.dither,
             "noise_shaping": self.noise_shaping,
             "samples": self._samples,
             "clipped_samples": self._clipped,
+            "sample_peak_lin": self._peak,
         }
 
 

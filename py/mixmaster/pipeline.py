@@ -85,8 +85,10 @@ MIN_SAMPLE_RATE_HZ: Final = 8_000
 MAX_SAMPLE_RATE_HZ: Final = 192_000
 """Mastering accepts 8 kHz to 192 kHz (the meters go further, the processors do not)."""
 
-CHUNK_SAMPLES: Final = 1 << 16
-"""Samples per channel processed at a time (float64 work space ~ 0.5 MB per channel)."""
+CHUNK_SAMPLES: Final = 1 << 17
+"""Samples per channel processed at a time (float64 work space ~ 1 MB per channel); twice
+2**16 costs the same natively and spares ~5 % of a master's time in Pyodide (per-chunk Python
+overhead)."""
 
 LOUDNESS_TOLERANCE_LU: Final = 0.1
 """A limiter pass whose output is this close to the aimed loudness ends the search."""
@@ -504,21 +506,19 @@ def _limiter_pass(
         return chunk
 
     tail = limiter.latency_samples if out is not None else 0
-    peak = 0.0
     for start, y in _stream([limiter], read, channels, n, chunk_samples, tail):
         stop = start + y.shape[1]
         meter.process(y)
         if out is not None and quantiser is not None:
-            q = quantiser.process(y)
-            out[:, start:stop] = q
-            peak = max(peak, float(q.max()), -float(q.min()))
+            out[:, start:stop] = quantiser.process(y)
         report_progress(stop / n)
     stats = dict(limiter.stats())
     p = _Pass(gain_db, meter.result(), float(stats[DEPTH_STAT]), stats)
     if quantiser is not None:
         p.output_peak_lin = limiter.output_peak_lin()
-        p.clipped = quantiser.stats()["clipped_samples"] > 0
-        p.sample_peak_lin = peak
+        q_stats = quantiser.stats()
+        p.clipped = q_stats["clipped_samples"] > 0
+        p.sample_peak_lin = float(q_stats["sample_peak_lin"])
     return p
 
 
