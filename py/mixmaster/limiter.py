@@ -113,8 +113,10 @@ more than this (relative; 0.0009 dB), so the output's true peak is known to with
 _STATS_THRESHOLD_DB: Final = 0.1
 """Gain reduction from which a block counts as limiting in :meth:`LimiterProcessor.stats`."""
 
-_FRAME_SAMPLES: Final = 32
-"""Points per row of the detection's matrix product (a whole number of control blocks)."""
+_FRAME_SAMPLES: Final = 16
+"""Points per row of the detection's matrix product (a whole number of control blocks). A row
+reads ``16 + T - 1`` samples for 16 points: fewer wasted products on the banded matrix's zeros
+than 32 points per row, ~15 % less detection time in Pyodide and a little natively."""
 
 _HIST_BIN_DB: Final = 0.01
 _HIST_MAX_DB: Final = 120.0
@@ -750,8 +752,8 @@ class LimiterProcessor:
     ----------
     latency_samples
         Output delay: the lookahead rounded to control blocks (16 samples from 32 kHz, 8
-        below), plus half the true-peak filter, a detection frame (32 samples) and a block, plus
-        the guard's round and search window (64 + 32 blocks). 1822 samples (41 ms) at 44.1 kHz
+        below), plus half the true-peak filter, a detection frame (16 samples) and a block, plus
+        the guard's round and search window (64 + 32 blocks). 1806 samples (41 ms) at 44.1 kHz
         with 5 ms lookahead.
 
     Raises
