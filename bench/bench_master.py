@@ -6,7 +6,8 @@ Both run as subprocesses in the same bench run, on the same generated 44.1 kHz s
 its own virtual environment, ``.cache/bench-venv`` (created here on first use with
 ``pip install matchering==2.0.6``), so it cannot change the numpy/scipy pinned in ``.venv``.
 
-Printed: wall time and peak RSS of each (RSS of the child process itself, from ``os.wait4``;
+Printed: wall time, CPU time (user + sys, steadier than wall time on a shared machine) and
+peak RSS of each (RSS of the child process itself, from ``os.wait4``;
 the inputs are generated in another child so that the bench itself stays small, as a child's
 ``ru_maxrss`` counts its parent's size at fork time),
 their ratios against the goals (time <= 1/7, peak RSS <= 1/4 of matchering's), and both outputs'
@@ -140,10 +141,10 @@ def main() -> int:
 
         ours_cmd = [sys.executable, "-m", "mixmaster", "master", str(target), "-o", str(ours)]
         ours_cmd += ["--report", str(report)]
-        ours_s, ours_mb, _ = timed(ours_cmd)
+        ours_s, ours_usage, _ = run_child(ours_cmd)
         mg_cmd = [str(mg_python), "-c", MATCHERING_SCRIPT, str(target), str(reference)]
         try:
-            mg_s, mg_mb, _ = timed([*mg_cmd, str(theirs)])
+            mg_s, mg_usage, _ = run_child([*mg_cmd, str(theirs)])
         except RuntimeError as exc:
             print(f"matchering failed: {exc}", file=sys.stderr)
             return 2
@@ -154,16 +155,19 @@ def main() -> int:
         ref_lufs, _ = measure(reference)
         passes = json.loads(report.read_text())["report"]["loudness"]["passes"]
 
+    ours_mb, mg_mb = ours_usage.ru_maxrss / 1024.0, mg_usage.ru_maxrss / 1024.0
+    ours_cpu_s = ours_usage.ru_utime + ours_usage.ru_stime
+    mg_cpu_s = mg_usage.ru_utime + mg_usage.ru_stime
     time_ratio = ours_s / mg_s
     rss_ratio = ours_mb / mg_mb
     rss_budget_mb = RSS_BUDGET_MB * args.minutes / 6.0 if args.minutes > 6.0 else RSS_BUDGET_MB
     print(f"input:      {target_lufs:7.2f} LUFS  {target_tp:6.2f} dBTP  (reference {ref_lufs:.2f})")
     print(
-        f"mixmaster:  {ours_s:6.2f} s  {ours_mb:7.1f} MB peak RSS  "
+        f"mixmaster:  {ours_s:6.2f} s (cpu {ours_cpu_s:6.2f} s)  {ours_mb:7.1f} MB peak RSS  "
         f"{ours_lufs:7.2f} LUFS  {ours_tp:6.2f} dBTP  ({passes} limiter passes)"
     )
     print(
-        f"matchering: {mg_s:6.2f} s  {mg_mb:7.1f} MB peak RSS  "
+        f"matchering: {mg_s:6.2f} s (cpu {mg_cpu_s:6.2f} s)  {mg_mb:7.1f} MB peak RSS  "
         f"{mg_lufs:7.2f} LUFS  {mg_tp:6.2f} dBTP"
         + ("  (above 0 dBTP: sample-peak limiter)" if mg_tp > 0.0 else "")
     )
@@ -171,6 +175,8 @@ def main() -> int:
     rss_ok = rss_ratio <= RSS_GOAL
     budget_ok = ours_mb <= rss_budget_mb
     print(f"time ratio (ours/matchering): {time_ratio:.3f} (goal <= {TIME_GOAL:.3f})")
+    # On a shared machine wall time follows the load; CPU time (user + sys) much less so.
+    print(f"cpu time ratio (ours/matchering): {ours_cpu_s / mg_cpu_s:.3f} (for information)")
     print(f"peak RSS ratio (ours/matchering): {rss_ratio:.3f} (goal <= {RSS_GOAL:.3f})")
     print(f"our peak RSS: {ours_mb:.0f} MB (budget {rss_budget_mb:.0f} MB)")
     missed = [

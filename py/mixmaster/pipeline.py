@@ -58,7 +58,7 @@ from mixmaster.dynamics import CompressorProcessor
 from mixmaster.eq import EqProcessor
 from mixmaster.errors import InputError
 from mixmaster.highpass import HighpassProcessor, highpass_sos
-from mixmaster.limiter import LimiterProcessor
+from mixmaster.limiter import DETECTION_MARGIN_DB, LimiterProcessor
 from mixmaster.loudness import LoudnessMeasurement, LoudnessMeter
 from mixmaster.matching import MatchProcessor
 from mixmaster.params import MasteringParams
@@ -615,7 +615,7 @@ def _target(
     """
     model = LimiterModel(
         envelope,
-        params.limiter.ceiling_dbtp - headroom_db,
+        params.limiter.ceiling_dbtp - headroom_db - DETECTION_MARGIN_DB,
         params.limiter.release_ms,
         params.limiter.lookahead_ms,
     )

@@ -212,11 +212,14 @@ class LimiterModel:
         required = np.maximum(self._peak_db + (gain_db - self._ceiling_dbtp), 0.0)
         # Held over the lookahead: the gain is down before the peak arrives.
         hold = self._hold_blocks
+        ahead = hold // 2
         held = (
-            maximum_filter1d(required, hold + 1, origin=-((hold + 1) // 2), mode="nearest")
-            if hold
+            maximum_filter1d(required, ahead + 1, origin=-((ahead + 1) // 2), mode="nearest")
+            if ahead
             else required
-        )  # held[b] = max(required[b : b + hold + 1])
+        )  # held[b] = max(required[b : b + ahead + 1])
+        if hold:
+            held = maximum_filter1d(held, hold + 1, origin=hold // 2, mode="nearest")
         # gr[b] = max(held[b], a gr[b-1]) = a**b max_{j<=b} held[j] a**-j, per segment.
         out = np.empty_like(held)
         carry = 0.0  # gr of the block before the segment
