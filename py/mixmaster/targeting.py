@@ -7,7 +7,9 @@ K-weighted energy (ITU-R BS.1770-4 Annex 1, eq. 1-2). :class:`LimiterModel` then
 any gain, what the limiter will do and what the master will measure, in a few milliseconds:
 
 - the required gain reduction of each block, ``max(0, peak + gain - ceiling)`` dB;
-- held over the lookahead (the limiter reaches its gain before the peak arrives) and released
+- held from half the lookahead before a peak to the whole lookahead after it (the limiter's
+  linear attack ramp over the lookahead, approximated as half of it at full depth, then its
+  peak hold over the lookahead), and released
   exponentially in dB with ``release_ms`` -- the closed form
   ``gr[b] = a**b * max_{j<=b} h[j] * a**-j`` computed as a running maximum in the log domain;
 - the output's loudness: each block's K-weighted energy times ``10 ** ((gain - gr) / 10)``,
@@ -210,7 +212,8 @@ class LimiterModel:
 
     def _reduction_db(self, gain_db: float) -> FloatArray:
         required = np.maximum(self._peak_db + (gain_db - self._ceiling_dbtp), 0.0)
-        # Held over the lookahead: the gain is down before the peak arrives.
+        # Held as the limiter does: from half the lookahead before a peak (its linear attack
+        # ramp, in area) to the whole lookahead after it (its peak hold).
         hold = self._hold_blocks
         ahead = hold // 2
         held = (
@@ -218,7 +221,7 @@ class LimiterModel:
             if ahead
             else required
         )  # held[b] = max(required[b : b + ahead + 1])
-        if hold:
+        if hold:  # then held[b] = max(required[b - hold : b + ahead + 1])
             held = maximum_filter1d(held, hold + 1, origin=hold // 2, mode="nearest")
         # gr[b] = max(held[b], a gr[b-1]) = a**b max_{j<=b} held[j] a**-j, per segment.
         out = np.empty_like(held)
