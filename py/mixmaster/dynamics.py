@@ -151,10 +151,14 @@ class CompressorProcessor:
         end = (self._phase + n) // b
         self._last_gains = seq[:, end : end + 2]
         self._phase = (self._phase + n) % b
-        y = bands[0] * np.interp(positions, knots, seq[0])
+        # The bands are this call's own arrays: weight them in place and sum into the first.
+        y = bands[0]
+        y *= np.interp(positions, knots, seq[0])
         for k in range(1, len(bands)):
-            y += bands[k] * np.interp(positions, knots, seq[k])
-        return np.asarray(y)
+            band = bands[k]
+            band *= np.interp(positions, knots, seq[k])
+            y += band
+        return y
 
     def _positions(self, n: int) -> FloatArray:
         """``0.0, 1.0, ..., n - 1`` (a cached read-only view)."""
