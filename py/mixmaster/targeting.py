@@ -101,14 +101,14 @@ class EnvelopeCollector:
         b = self.block_samples
         first = start // b
         offsets = np.concatenate(([0], np.arange((first + 1) * b, stop, b) - start))
-        ids = np.arange(first, first + offsets.size)
+        ids = slice(first, first + offsets.size)  # the blocks this piece touches, in order
         peak = np.abs(y).max(axis=0)
-        np.maximum.at(self.peak_lin, ids, np.maximum.reduceat(peak, offsets))
+        np.maximum(self.peak_lin[ids], np.maximum.reduceat(peak, offsets), out=self.peak_lin[ids])
         k, self._zi = signal.sosfilt(self._sos, y, axis=1, zi=self._zi)
         np.square(k, out=k)
         # Σ_i G_i y_i² per sample (BS.1770-4 eq. 2); einsum, not BLAS, whose threads spin.
         weighted = np.einsum("c,cn->n", self._weights, k)
-        np.add.at(self.energy, ids, np.add.reduceat(weighted, offsets))
+        self.energy[ids] += np.add.reduceat(weighted, offsets)
         # Exact 100 ms sub-blocks for the integrated loudness.
         cuts = []
         sub = len(self._subblock_energy)
