@@ -256,3 +256,21 @@ def test_encode_wav_round_trip_is_analysed_like_the_array(tmp_path: Path) -> Non
     result = run_cli("analyze", str(path), "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == analyze(x, 44_100).to_json()
+
+
+def test_ctrl_c_wrapped_by_python_is_still_an_interrupt(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # regression: Ctrl-C while scipy imported raised inside a class's __set_name__, which Python
+    # wraps in a RuntimeError; the CLI reported an internal error (exit 1) instead of 130
+    from mixmaster import cli
+
+    def interrupted_import(_args: object) -> int:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise RuntimeError("Error calling __set_name__ on 'cached_property'") from exc
+
+    monkeypatch.setattr(cli, "_cmd_analyze", interrupted_import)
+    assert cli.main(["analyze", "any.wav"]) == 130
+    assert capsys.readouterr().err.splitlines() == ["mixmaster: interrupted."]

@@ -1196,6 +1196,19 @@ def _error(message: str) -> None:
     sys.stderr.flush()
 
 
+def _interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` was caused by Ctrl-C: Python wraps a KeyboardInterrupt raised inside
+    some machinery (a class body's ``__set_name__`` while a module imports) in a RuntimeError."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (see the module docstring).
 
@@ -1239,6 +1252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             raise
+        if _interrupted(exc):  # Ctrl-C during an import surfaces wrapped, e.g. by __set_name__
+            _error("interrupted.")
+            return EXIT_INTERRUPTED
         _error(
             f"internal error: {type(exc).__name__}: {exc}. This is a bug; please report it "
             f"with the command you ran (run again with {DEBUG_ENV}=1 for the traceback)."
