@@ -46,12 +46,10 @@ typecheck: setup
 pytest: setup
 	$(PY) -m pytest
 
+# Every bench runs, even after one misses its goal; the target fails if any did.
+BENCHES := bench_analyze bench_master bench_reference bench_proxy bench_browser
 bench: setup system assets
-	$(PY) bench/bench_analyze.py
-	$(PY) bench/bench_master.py
-	$(PY) bench/bench_reference.py
-	$(PY) bench/bench_proxy.py
-	$(PY) bench/bench_browser.py
+	@status=0; for b in $(BENCHES); do echo "== $$b"; $(PY) bench/$$b.py || status=1; done; exit $$status
 
 clean:
 	rm -rf $(VENV) web/vendor .cache build dist test-artifacts
