@@ -455,8 +455,8 @@ function progressTo(token, state, verb, kind) {
 // goes to the receipt of the track or the album (`which`).
 function finishJob(outcome, which = mode) {
   setBusy(false);
-  if (outcome === "done") play("done");
   if (jobReported) return;
+  if (outcome === "done") play("done"); // once a job, not at every re-render
   jobReported = true;
   const body = reportJob(outcome, (performance.now() - jobStartedMs) / 1000, picker.platformName());
   receipts[which === "album" ? "album" : "track"].jobReport(body);
