@@ -355,6 +355,17 @@ def _check_output_path(path: str, what: str, avoid: list[str]) -> None:
         )
 
 
+def _reference_report(path: str, amounts: Any, features: Any) -> dict[str, Any]:
+    """The ``reference`` entry of a ``--report``: the file, the match amounts, its features."""
+    from mixmaster.params import match_amounts_to_dict
+
+    return {
+        "path": os.path.abspath(path),
+        "match_amounts": match_amounts_to_dict(amounts),
+        "features": features,
+    }
+
+
 def _read_json(path: str, what: str, option: str, expected: str) -> Any:
     """Read the JSON file an option names (``what``: "Parameter file", ``option``: "params").
 
@@ -620,7 +631,6 @@ def _master_one(
     from mixmaster.decide import decide
     from mixmaster.params import (
         intent_to_dict,
-        match_amounts_to_dict,
         params_from_dict,
         params_to_dict,
         with_changes,
@@ -688,11 +698,7 @@ def _master_one(
                 "features": features,
             }
             if args.reference is not None and amounts is not None:
-                report["reference"] = {
-                    "path": os.path.abspath(args.reference),
-                    "match_amounts": match_amounts_to_dict(amounts),
-                    "features": reference_features,
-                }
+                report["reference"] = _reference_report(args.reference, amounts, reference_features)
             _write_json_atomically(args.report, report)
     except BaseException:
         for path in written:
@@ -949,7 +955,6 @@ def _run_album(
     from mixmaster.loudness import album_loudness_lufs
     from mixmaster.params import (
         intent_to_dict,
-        match_amounts_to_dict,
         params_to_dict,
         with_changes,
     )
@@ -1034,11 +1039,7 @@ def _run_album(
                 ],
             }
             if args.reference is not None:
-                report["reference"] = {
-                    "path": os.path.abspath(args.reference),
-                    "match_amounts": match_amounts_to_dict(amounts),
-                    "features": reference_features,
-                }
+                report["reference"] = _reference_report(args.reference, amounts, reference_features)
             _write_json_atomically(args.report, report)
     except BaseException:
         for out in outputs:
