@@ -1076,6 +1076,12 @@ def _print_album_summary(
         f"Album: {_level(check.album_lufs, 'LUFS', 1)} (target {check.target_lufs:.1f} LUFS), "
         f"tracks moved against each other by at most {check.relative_spread_lu:.2f} LU.\n"
     )
+    _print_decisions(out, source, explanation)
+    out.write(f"Wrote {len(outputs)} files to {os.path.dirname(outputs[0]) or '.'}.\n")
+
+
+def _print_decisions(out: TextIO, source: str, explanation: Sequence[str]) -> None:
+    """Where the settings came from, and one line per decision."""
     origin = {
         "rules": "built-in rules",
         "proxy": "proxy",
@@ -1085,7 +1091,6 @@ def _print_album_summary(
     out.write(f"Decisions ({origin}):\n")
     for sentence in explanation:
         out.write(f"  - {sentence}\n")
-    out.write(f"Wrote {len(outputs)} files to {os.path.dirname(outputs[0]) or '.'}.\n")
 
 
 def _print_master_summary(
@@ -1109,15 +1114,7 @@ def _print_master_summary(
     out.write(f"Input:  {levels(b)}\n")
     out.write(f"Master: {levels(a)} (ceiling {report.ceiling_dbtp:.1f} dBTP)\n")
     out.write(f"{report.loudness.note}\n")
-    origin = {
-        "rules": "built-in rules",
-        "proxy": "proxy",
-        "file": "parameter file",
-        "reference": "reference track",
-    }[source]
-    out.write(f"Decisions ({origin}):\n")
-    for sentence in explanation:
-        out.write(f"  - {sentence}\n")
+    _print_decisions(out, source, explanation)
     out.write(
         f"Wrote {path} ({report.sample_rate_hz} Hz, {report.channels} ch, {kind}, "
         f"{report.samples / report.sample_rate_hz:.1f} s).\n"

@@ -81,7 +81,7 @@ export class Engine {
     onId(id);
     const worker = this.#worker;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, onProgress, worker });
+      this.#pending.set(id, { resolve, reject, onProgress });
       worker.postMessage({ id, action, args }, transfer);
     });
   }
