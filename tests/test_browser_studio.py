@@ -1,5 +1,6 @@
 """The mastering studio in Debian's Chromium: what it shows, adjusting and re-rendering, the
-loudness-matched A/B, the privacy receipt, the recipe against the CLI, keyboard use and layout.
+loudness-matched A/B, the privacy receipt, the recipe against the CLI, and layout
+(keyboard-only use has its own module, test_browser_keyboard.py).
 
 The proxy runs without an API key (the server's rules decide). Screenshots at 1280 and 375 px go
 to ``test-artifacts/`` for review.
@@ -318,41 +319,7 @@ def test_a_newer_change_interrupts_the_render_still_running(
     assert recipe["params"]["saturation"]["amount"] == 0.3
 
 
-# --- keyboard, layout, console ----------------------------------------------------------------
-
-
-def _tab_to(page: Page, selector: str, limit: int = 80) -> None:
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if page.evaluate(f"() => document.activeElement?.matches({selector!r}) ?? false"):
-            return
-    raise AssertionError(f"{selector} is not reachable with Tab")
-
-
-def test_keyboard_only_pick_master_and_download(
-    site: tuple[str, RecordingApp], context: BrowserContext, studio_mix: Path, tmp_path: Path
-) -> None:
-    page = context.new_page()
-    open_page(page, site[0])
-    page.bring_to_front()  # other tests' pages are open too; the chooser needs the active tab
-    _tab_to(page, '[data-testid="file-input"]')
-    outline = page.evaluate(
-        "() => getComputedStyle(document.activeElement.closest('label')).outlineStyle"
-    )
-    assert outline != "none"  # the focused picker shows where the focus is
-    with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Enter")
-    chooser.value.set_files(str(studio_mix))
-    wait_for_job(page)
-    _tab_to(page, '[data-testid="download"]')
-    with page.expect_download() as info:
-        page.keyboard.press("Enter")
-    saved = tmp_path / info.value.suggested_filename
-    info.value.save_as(str(saved))
-    _master_loudness_ok(saved)
-    _tab_to(page, '[data-testid="ab-toggle"]')
-    page.keyboard.press("Enter")
-    expect(page.get_by_test_id("ab-toggle")).to_have_attribute("data-playing", "original")
+# --- layout, console -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("width", [1280, 375])
