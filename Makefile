@@ -15,11 +15,12 @@ run: setup assets
 
 test: setup system assets lint typecheck pytest
 
-# The virtual environment, pinned to the browser's numpy/scipy (Pyodide 0.27.8).
-$(STAMP): pyproject.toml
+# The virtual environment, pinned to the browser's numpy/scipy (Pyodide 0.27.8), with every other
+# package at the version in constraints.txt (the environment the tests were verified with).
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[pinned,proxy,formats,dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[pinned,proxy,formats,dev]'
 	touch $@
 
 setup: $(STAMP)
