@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -106,6 +107,12 @@ def test_several_files_master_as_one_album_in_a_zip(
     assert abs(album + 14.0) <= 0.5
     assert all(true_peak_dbtp(m, RATE_HZ) <= -1.0 for m in masters)
     assert page.locator("#album-tracks tbody tr").count() == 3
+    expect(page.locator("#album-tracks tbody tr").first).to_contain_text("01 song")
+    expect(page.locator("#album-summary")).to_have_text(
+        re.compile(
+            r"^The album reads −1[34]\.\d LUFS \(target −14\.0 LUFS\); .* within \d\.\d LU\.$"
+        )
+    )
     posts = [r for r in recorder.snapshot() if r.method == "POST"]
     assert [r.path for r in posts] == ["/api/decide", "/api/jobs"]
     sent = json.loads(posts[0].body)

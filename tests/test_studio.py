@@ -86,6 +86,28 @@ def test_level_rows_put_before_and_after_side_by_side() -> None:
     assert rows[-1]["after"] == "silent"
 
 
+def test_album_view_formats_each_track_and_the_album_check() -> None:
+    tracks = [
+        {"name": "01 Intro", "before_lufs": -20.04, "after_lufs": -13.96, "true_peak_dbtp": -1.2},
+        {"name": "02 Room tone", "before_lufs": None, "after_lufs": None, "true_peak_dbtp": None},
+    ]
+    check = {"album_lufs": -14.02, "target_lufs": -14.0, "relative_spread_lu": 0.08}
+    view = studio.album_view(tracks, check)
+    assert view["rows"] == [
+        {
+            "name": "01 Intro",
+            "before": "−20.0 LUFS",
+            "after": "−14.0 LUFS",
+            "true_peak": "−1.2 dBTP",
+        },
+        {"name": "02 Room tone", "before": "silent", "after": "silent", "true_peak": "silent"},
+    ]
+    assert view["summary"] == (
+        "The album reads −14.0 LUFS (target −14.0 LUFS); the tracks kept their levels "
+        "relative to each other within 0.1 LU."
+    )
+
+
 @pytest.mark.parametrize(
     ("lufs", "tp", "expected"),
     [

@@ -2,6 +2,7 @@
 
 - :func:`analysis_rows`: the analysis, each value with a one-line meaning for a musician.
 - :func:`level_rows`: the loudness table, before and after.
+- :func:`album_view`: an album's table (each track before and after) and its summary sentence.
 - :func:`platform_playback`: the gain each streaming platform applies on playback.
 - :func:`waveform_envelope` and :func:`spectrum_view`: decimated data for the canvases.
 - :func:`recipe`: the parameters and versions that reproduce a master with the CLI.
@@ -216,6 +217,30 @@ def level_rows(report: Mapping[str, Any]) -> list[dict[str, str]]:
         }
         for key, label, unit in _LEVEL_ROWS
     ]
+
+
+def album_view(tracks: list[Mapping[str, Any]], check: Mapping[str, Any]) -> dict[str, Any]:
+    """An album's table and summary from :func:`mixmaster.api.master_album`'s numbers.
+
+    ``tracks``: ``{name, before_lufs, after_lufs, true_peak_dbtp}`` per track; ``check``: the
+    album check's JSON (:meth:`mixmaster.album.AlbumCheck.to_json`). Returns ``{"rows":
+    [{name, before, after, true_peak}], "summary": sentence}``, every number formatted.
+    """
+    rows = [
+        {
+            "name": str(t["name"]),
+            "before": fmt(t["before_lufs"], "LUFS"),
+            "after": fmt(t["after_lufs"], "LUFS"),
+            "true_peak": fmt(t["true_peak_dbtp"], "dBTP"),
+        }
+        for t in tracks
+    ]
+    summary = (
+        f"The album reads {fmt(check['album_lufs'], 'LUFS')} (target "
+        f"{fmt(check['target_lufs'], 'LUFS')}); the tracks kept their levels relative to each "
+        f"other within {fmt(check['relative_spread_lu'], 'LU')}."
+    )
+    return {"rows": rows, "summary": summary}
 
 
 def platform_playback(

@@ -1,9 +1,6 @@
 // Album results: one row per track (loudness before and after, true peak), the album's check,
 // and the zip of every master (data-testid="download-album"), made by Python's zipfile in the
-// worker.
-
-const fmt = (value, unit) =>
-  value === null || value === undefined ? "silent" : `${Number(value).toFixed(1)} ${unit}`.replace("-", "\u2212");
+// worker. The text comes formatted from Python (mixmaster.studio.album_view).
 
 // els: {section, table, summary, link}
 export function createAlbumView(els) {
@@ -23,13 +20,13 @@ export function createAlbumView(els) {
       els.link.download = "album-masters.zip";
       els.link.removeAttribute("aria-disabled");
       els.table.tBodies[0].replaceChildren(
-        ...out.tracks.map((t) => {
+        ...out.view.rows.map((row) => {
           const tr = document.createElement("tr");
           const th = document.createElement("th");
           th.scope = "row";
-          th.textContent = t.name;
+          th.textContent = row.name;
           tr.append(th);
-          for (const text of [fmt(t.before_lufs, "LUFS"), fmt(t.after_lufs, "LUFS"), fmt(t.true_peak_dbtp, "dBTP")]) {
+          for (const text of [row.before, row.after, row.true_peak]) {
             const td = document.createElement("td");
             td.textContent = text;
             tr.append(td);
@@ -37,10 +34,7 @@ export function createAlbumView(els) {
           return tr;
         }),
       );
-      const check = out.album.check;
-      els.summary.textContent =
-        `The album reads ${fmt(check.album_lufs, "LUFS")} (target ${fmt(check.target_lufs, "LUFS")}); ` +
-        `the tracks kept their levels relative to each other within ${Number(check.relative_spread_lu).toFixed(1)} LU.`;
+      els.summary.textContent = out.view.summary;
       els.section.hidden = false;
     },
     hide() {
