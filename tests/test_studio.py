@@ -125,6 +125,7 @@ def test_platform_playback_gain(lufs: float, tp: float, expected: dict[str, floa
     for name, gain_db in expected.items():
         assert rows[name]["gain_db"] == pytest.approx(gain_db, abs=1e-9), name
     assert rows["youtube"]["target_lufs"] == -14.0 and rows["apple"]["target_lufs"] == -16.0
+    assert rows["apple"]["target"] == "−16 LUFS"  # as the page shows it
 
 
 def test_platform_playback_words_and_silence() -> None:

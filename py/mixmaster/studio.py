@@ -256,8 +256,8 @@ def platform_playback(
     Returns
     -------
     list of dict
-        ``{platform, label, target_lufs, gain_db, text}``; ``gain_db`` is ``None`` for
-        silence.
+        ``{platform, label, target_lufs, target, gain_db, text}`` (``target``: the target as
+        the page shows it, e.g. "−14 LUFS"); ``gain_db`` is ``None`` for silence.
     """
     rows: list[dict[str, Any]] = []
     for name, how in PLATFORM_PLAYBACK.items():
@@ -278,6 +278,7 @@ def platform_playback(
                 "platform": name,
                 "label": how["label"],
                 "target_lufs": target,
+                "target": fmt(target, "LUFS", 0 if target.is_integer() else 1),
                 "gain_db": gain,
                 "text": _playback_text(gain, held_down),
             }

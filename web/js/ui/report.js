@@ -30,7 +30,7 @@ export function createReport(els) {
       fillBody(els.levels, out.levels.map((r) => [r.label, r.before, r.after]));
       fillBody(
         els.platforms,
-        out.platforms.map((r) => [r.label, `${r.target_lufs} LUFS`.replace("-", "\u2212"), r.text]),
+        out.platforms.map((r) => [r.label, r.target, r.text]),
       );
       els.rows.replaceChildren(
         ...out.rows.flatMap(({ label, value }) => {
