@@ -48,7 +48,7 @@ pytest: setup
 	$(PY) -m pytest
 
 # Every bench runs, even after one misses its goal; the target fails if any did.
-BENCHES := bench_analyze bench_master bench_reference bench_proxy bench_browser
+BENCHES := bench_analyze bench_master bench_reference bench_proxy bench_browser bench_album_browser
 bench: setup system assets
 	@status=0; for b in $(BENCHES); do echo "== $$b"; $(PY) bench/$$b.py || status=1; done; exit $$status
 
