@@ -90,6 +90,19 @@ class RecordingApp:
         with self.lock:
             self.requests.clear()
 
+    def wait_for(self, page: Page, path: str, timeout_ms: float = 30_000) -> list[SeenRequest]:
+        """Wait until a request to ``path`` has been answered (the page sends some, such as the
+        ``/api/jobs`` report, without waiting for them); return the requests seen so far."""
+        waited_ms = 0.0
+        while True:
+            seen = self.snapshot()
+            if any(r.path == path for r in seen):
+                return seen
+            if waited_ms >= timeout_ms:
+                raise AssertionError(f"no request to {path} within {timeout_ms / 1000:g} s")
+            page.wait_for_timeout(50)
+            waited_ms += 50
+
 
 def free_port() -> int:
     with socket.socket() as sock:

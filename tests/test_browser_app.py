@@ -108,7 +108,7 @@ def full_run(
     status_text = drop(page, mix_wav)
     shot(page, "full-run-done")
     file_name, master = download(page, tmp_path_factory.mktemp("download"))
-    page.wait_for_timeout(500)  # let the fire-and-forget /api/jobs report land
+    recorder.wait_for(page, "/api/jobs")  # the page does not wait for its job report
     run = Run(
         base_url=base_url,
         file_name=file_name,

@@ -77,7 +77,8 @@ def test_a_reference_is_matched_on_the_device_aspect_by_aspect(
     master = read_wav(download(page, tmp_path)[1]).samples
     assert abs(integrated_loudness(master, RATE_HZ) + 14.0) <= 0.5
     # no decision request: only the job's one aggregate count (adjusting is not a new job)
-    assert [r.path for r in recorder.snapshot() if r.method == "POST"] == ["/api/jobs"]
+    seen = recorder.wait_for(page, "/api/jobs")
+    assert [r.path for r in seen if r.method == "POST"] == ["/api/jobs"]
 
 
 def test_several_files_master_as_one_album_in_a_zip(
@@ -113,7 +114,7 @@ def test_several_files_master_as_one_album_in_a_zip(
             r"^The album reads −1[34]\.\d LUFS \(target −14\.0 LUFS\); .* within \d\.\d LU\.$"
         )
     )
-    posts = [r for r in recorder.snapshot() if r.method == "POST"]
+    posts = [r for r in recorder.wait_for(page, "/api/jobs") if r.method == "POST"]
     assert [r.path for r in posts] == ["/api/decide", "/api/jobs"]
     sent = json.loads(posts[0].body)
     assert set(sent["features"]) == FEATURE_KEYS and b"RIFF" not in posts[0].body

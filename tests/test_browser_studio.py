@@ -159,7 +159,8 @@ def test_the_receipt_holds_exactly_what_the_server_received(studio: Studio) -> N
     shown = studio.page.get_by_test_id("receipt").locator("pre").all_text_contents()
     decides = [text for text in shown if text.startswith('{"features"')]
     assert received and decides == [b.decode() for b in received]
-    jobs = [r.body.decode() for r in studio.recorder.snapshot() if r.path == "/api/jobs"]
+    seen = studio.recorder.wait_for(studio.page, "/api/jobs")
+    jobs = [r.body.decode() for r in seen if r.path == "/api/jobs"]
     assert [text for text in shown if text.startswith('{"outcome"')] == jobs
     sent = json.loads(received[0])
     assert set(sent) == {"features", "intent"} and "Night Drive" not in shown[0]
