@@ -15,7 +15,7 @@ cannot disagree.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import numpy as np
@@ -219,7 +219,7 @@ def level_rows(report: Mapping[str, Any]) -> list[dict[str, str]]:
     ]
 
 
-def album_view(tracks: list[Mapping[str, Any]], check: Mapping[str, Any]) -> dict[str, Any]:
+def album_view(tracks: Sequence[Mapping[str, Any]], check: Mapping[str, Any]) -> dict[str, Any]:
     """An album's table and summary from :func:`mixmaster.api.master_album`'s numbers.
 
     ``tracks``: ``{name, before_lufs, after_lufs, true_peak_dbtp}`` per track; ``check``: the
