@@ -193,6 +193,17 @@ def test_progress_reports_every_stage_in_order() -> None:
     assert fractions[0] == 0.0 and calls[-1] == ("tempo", 1.0)
 
 
+def test_the_analysis_is_the_same_with_and_without_the_background_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mixmaster import background
+
+    x = programme(5.0, 48_000, seed=3)
+    threaded = an.analyze(x, 48_000).to_json()
+    monkeypatch.setattr(background, "threads_available", lambda: False)
+    assert an.analyze(x, 48_000).to_json() == threaded  # bit for bit, as in Pyodide
+
+
 @pytest.mark.parametrize("stage", an.PROGRESS_STAGES)
 def test_cancellation_propagates(stage: str) -> None:
     def progress(current: str, _fraction: float) -> None:

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from mixmaster import background
 from mixmaster.audio import as_audio, check_sample_rate
 from mixmaster.errors import InputError, ParamError
 from mixmaster.imaging import measure_imaging
@@ -276,6 +277,10 @@ def analyze(
             f"±10^6 (+{MAX_SAMPLE_PEAK_DBFS:.0f} dBFS), with full scale at 1.0.",
         )
     rms_dbfs = _floored(power_to_db(stats.mean_square))
+    # The spectra and the tempo run on the second core while this thread meters the loudness
+    # and the true peak (natively; in Pyodide each runs at its own stage below).
+    spectra_job = background.start(lambda: long_term_spectra(audio, fs, check_finite=False))
+    tempo_job = background.start(lambda: estimate_tempo(audio, fs, check_finite=False))
     loud = measure_loudness(audio, fs, check_finite=False)
 
     _report(progress, 1)
@@ -286,14 +291,14 @@ def analyze(
     true_peak_dbtp = _floored(lin_to_db(float(np.max(peaks_lin))))
 
     _report(progress, 2)
-    spectra = long_term_spectra(audio, fs, check_finite=False)
+    spectra = spectra_job.result()
     spec = measure_spectrum(audio, fs, spectra)
 
     _report(progress, 3)
     image = measure_imaging(audio, fs, spectra, check_finite=False, lr_moments=stats.lr_moments)
 
     _report(progress, 4)
-    tempo = estimate_tempo(audio, fs, check_finite=False)
+    tempo = tempo_job.result()
     if progress is not None:
         progress(PROGRESS_STAGES[-1], 1.0)
 
