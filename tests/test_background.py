@@ -54,3 +54,34 @@ def test_a_job_started_from_a_job_runs_on_demand_instead_of_waiting_for_itself()
 
     mine, inner = background.start(outer).result()
     assert inner == mine
+
+
+def test_a_relay_consumes_every_piece_in_order_and_waits_for_the_last() -> None:
+    seen: list[int] = []
+    with background.Relay() as relay:
+        for i in range(50):
+            relay.send(lambda i=i: seen.append(i))
+    assert seen == list(range(50))  # all done on leaving, in order
+
+
+def test_a_relay_raises_the_consumers_exception() -> None:
+    def fails() -> None:
+        raise ValueError("consumer")
+
+    with pytest.raises(ValueError, match="consumer"), background.Relay() as relay:
+        relay.send(fails)
+        relay.send(lambda: None)
+
+
+def test_the_callers_exception_wins_and_nothing_runs_on() -> None:
+    done: list[str] = []
+
+    def slow_fail() -> None:
+        threading.Event().wait(0.05)
+        done.append("consumer")
+        raise ValueError("consumer")
+
+    with pytest.raises(KeyError), background.Relay() as relay:
+        relay.send(slow_fail)
+        raise KeyError("caller")
+    assert done == ["consumer"]  # the relay waited for it before the caller's error went on

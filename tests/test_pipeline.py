@@ -282,6 +282,27 @@ def test_in_place_output_matches_the_separate_buffer(monkeypatch: pytest.MonkeyP
     assert in_place.report.loudness.passes >= separate.report.loudness.passes
 
 
+@pytest.mark.parametrize("in_place", [False, True])
+def test_the_master_is_the_same_with_and_without_the_background_thread(
+    monkeypatch: pytest.MonkeyPatch, in_place: bool
+) -> None:
+    """The envelope, meter and output stage take pieces on a second core natively, one at a
+    time in order (in Pyodide, at once): the same master bit for bit, also when the output is
+    written into the intermediate (in place) and over the caller's own float32 input."""
+    from mixmaster import background
+
+    fs = 44_100
+    x = signals.programme(5.0, fs).astype(np.float32)
+    p = _params(loudness={"target_lufs": -9.0}, compressor={"amount": 1.0})
+    if in_place:
+        monkeypatch.setattr(pipeline, "SEPARATE_OUTPUT_BYTES", 0)
+    threaded = master(x.copy(), fs, p, chunk_samples=4096, overwrite_input=True)
+    monkeypatch.setattr(background, "threads_available", lambda: False)
+    serial = master(x.copy(), fs, p, chunk_samples=4096, overwrite_input=True)
+    assert np.array_equal(threaded.audio, serial.audio)
+    assert threaded.report.to_json() == serial.report.to_json()
+
+
 def test_silence_stays_silent() -> None:
     fs = 44_100
     x = signals.silence(3.0, fs)

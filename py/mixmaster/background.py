@@ -1,26 +1,36 @@
 """Work that may run on a second core while the caller goes on: :func:`start`.
 
 Natively, a job runs at once in one shared worker thread; numpy's FFTs, matrix products and
-ufunc loops release the GIL, so on a machine with two cores two measurements of the same audio
-take little more than the longer one (the analysis of a 5-minute track: 0.48 s -> 0.31 s here).
-In Pyodide (no threads), or when called from the worker thread itself, a job runs only when its
-result is asked for, so the caller's order of work, and its progress reports between the jobs,
-stay exactly as if it had called the function there. Either way the result is the function's
-own: the same numbers, bit for bit.
+ufunc loops (and ``scipy.signal.sosfilt``) release the GIL, so on a machine with two cores two
+pieces of work on the same audio take little more than the longer one. Used for the analysis
+(spectra and tempo beside loudness and true peak: 0.48 -> 0.31 s on a 5-minute track) and for
+the pipeline's consumers (envelope, meter, output stage beside the chain and the limiter: a
+5-minute master 3.2 -> 2.7 s).
 
-A job must only read shared data, report no progress and write nothing outside itself.
+In Pyodide (no threads), or when called from the worker thread itself, a job runs when its
+result is asked for (or at once, if started ``eager``), so the caller's order of work, and its
+progress reports between the jobs, stay as if it had called the function there. Either way the
+result is the function's own: the same numbers, bit for bit.
+
+Jobs run one at a time, in the order they were started. A job reports no progress; what it
+writes, the caller reads only after the job's :meth:`Job.result`.
+
+Why our own: :mod:`concurrent.futures` alone would need the same fallback at every call site,
+as Pyodide cannot start threads.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import os
 import sys
 import threading
 from collections.abc import Callable
+from types import TracebackType
 from typing import Final, Generic, TypeVar
 
-__all__ = ["Job", "start", "threads_available"]
+__all__ = ["Job", "Relay", "start", "threads_available"]
 
 T = TypeVar("T")
 
@@ -59,9 +69,54 @@ def _worker_pool() -> concurrent.futures.ThreadPoolExecutor:
         return _pool
 
 
-def start(fn: Callable[[], T]) -> Job[T]:
-    """Start ``fn()`` in the background where threads are available (see the module notes)."""
+def start(fn: Callable[[], T], *, eager: bool = False) -> Job[T]:
+    """Start ``fn()`` in the background where threads are available (see the module notes).
+
+    Where they are not, ``fn`` runs when its result is asked for, or at once if ``eager``
+    (for a stream's consumer, whose pieces must not pile up). Jobs run one at a time, in the
+    order they were started.
+    """
     in_worker = threading.current_thread().name.startswith(_THREAD_PREFIX)
     if not threads_available() or in_worker:
-        return Job(fn, None)
+        job = Job(fn, None)
+        if eager:
+            job.result()
+        return job
     return Job(fn, _worker_pool().submit(fn))
+
+
+class Relay:
+    """Hands the pieces of a stream to a consumer on the second core, in order, with at most
+    one piece waiting (the previous one is done before the next is handed over).
+
+    Use as a context manager: leaving it waits for the last piece, so nothing runs on after
+    the caller is done; if the caller is leaving with an exception (a cancellation...), that
+    exception wins over any of the consumer's.
+    """
+
+    def __init__(self) -> None:
+        self._job: Job[None] | None = None
+
+    def __enter__(self) -> Relay:
+        return self
+
+    def send(self, consume: Callable[[], None]) -> None:
+        """Run ``consume()`` after the previous piece's (raising that one's exception, if any)."""
+        if self._job is not None:
+            self._job.result()
+        self._job = start(consume, eager=True)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        job, self._job = self._job, None
+        if job is None:
+            return
+        if exc_type is None:
+            job.result()
+            return
+        with contextlib.suppress(Exception):
+            job.result()

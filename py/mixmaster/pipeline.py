@@ -38,12 +38,18 @@ for longer files the final limiter pass writes its output in place into the inte
 costs one more limiter pass. Processing happens in float64 chunks only; no full-length float64
 array ever exists.
 
+Cores: natively, the envelope collector (step 1) and the limiter pass's meter and output stage
+(steps 2 and 4) take each piece on a second core while the chain or the limiter makes the next
+(:mod:`mixmaster.background`; at most one piece waits). In Pyodide they run in turn, as before;
+the master is the same bit for bit.
+
 References: ITU-R BS.1770-4 (loudness, true peak), EBU R128 / Tech 3341 / Tech 3342.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -52,7 +58,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from mixmaster import dither, truepeak
+from mixmaster import background, dither, truepeak
 from mixmaster.audio import as_audio, check_sample_rate
 from mixmaster.dynamics import CompressorProcessor
 from mixmaster.eq import EqProcessor
@@ -419,11 +425,13 @@ def _run_prelimiter(
             input_meter.process(chunk)
         return chunk
 
-    for start, y in _stream(procs, read, channels, n, chunk_samples):
-        out[:, start : start + y.shape[1]] = y
-        if envelope is not None:
-            envelope.add(y)
-        progress("prelimiter", (start + y.shape[1]) / n)
+    # The envelope takes each piece on the second core while the chain makes the next.
+    with background.Relay() as relay:
+        for start, y in _stream(procs, read, channels, n, chunk_samples):
+            out[:, start : start + y.shape[1]] = y
+            if envelope is not None:
+                relay.send(functools.partial(envelope.add, y))
+            progress("prelimiter", (start + y.shape[1]) / n)
     return [stage.report() for stage in stages]
 
 
@@ -505,13 +513,19 @@ def _limiter_pass(
         chunk *= gain_lin
         return chunk
 
-    tail = limiter.latency_samples if out is not None else 0
-    for start, y in _stream([limiter], read, channels, n, chunk_samples, tail):
-        stop = start + y.shape[1]
+    def take(start: int, stop: int, y: FloatArray) -> None:
         meter.process(y)
         if out is not None and quantiser is not None:
             out[:, start:stop] = quantiser.process(y)
-        report_progress(stop / n)
+
+    # The meter and the output stage take each piece on the second core while the limiter
+    # makes the next; their writes trail the limiter's reads.
+    tail = limiter.latency_samples if out is not None else 0
+    with background.Relay() as relay:
+        for start, y in _stream([limiter], read, channels, n, chunk_samples, tail):
+            stop = start + y.shape[1]
+            relay.send(functools.partial(take, start, stop, y))
+            report_progress(stop / n)
     stats = dict(limiter.stats())
     p = _Pass(gain_db, meter.result(), float(stats[DEPTH_STAT]), stats)
     if quantiser is not None:
