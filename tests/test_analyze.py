@@ -199,9 +199,38 @@ def test_the_analysis_is_the_same_with_and_without_the_background_thread(
     from mixmaster import background
 
     x = programme(5.0, 48_000, seed=3)
+    monkeypatch.setattr(background, "threads_available", lambda: True)
     threaded = an.analyze(x, 48_000).to_json()
     monkeypatch.setattr(background, "threads_available", lambda: False)
     assert an.analyze(x, 48_000).to_json() == threaded  # bit for bit, as in Pyodide
+
+
+def test_a_cancelled_analysis_leaves_nothing_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from mixmaster import background
+
+    monkeypatch.setattr(background, "threads_available", lambda: True)
+    running: list[int] = []
+    original = an.long_term_spectra
+
+    def spectra(*args: Any, **kwargs: Any) -> Any:
+        running.append(1)
+        try:
+            threading.Event().wait(0.2)  # still at work when the cancel comes
+            return original(*args, **kwargs)
+        finally:
+            running.pop()
+
+    monkeypatch.setattr(an, "long_term_spectra", spectra)
+
+    def cancel(stage: str, _fraction: float) -> None:
+        if stage == "true_peak":
+            raise CancelledError("cancelled", "Cancelled by the user.")
+
+    with pytest.raises(CancelledError):
+        an.analyze(programme(2.0, 44_100), 44_100, progress=cancel)
+    assert running == []  # the background job ended before analyze() did
 
 
 @pytest.mark.parametrize("stage", an.PROGRESS_STAGES)

@@ -288,15 +288,38 @@ def test_the_master_is_the_same_with_and_without_the_background_thread(
 ) -> None:
     """The envelope, meter and output stage take pieces on a second core natively, one at a
     time in order (in Pyodide, at once): the same master bit for bit, also when the output is
-    written into the intermediate (in place) and over the caller's own float32 input."""
-    from mixmaster import background
+    written into the intermediate (in place) and over the caller's own float32 input. The
+    consumers are slowed down, so the chain runs on while they hold a piece: the piece must
+    not change under them."""
+    import threading
+    import time
 
+    from mixmaster import background
+    from mixmaster.loudness import LoudnessMeter
+    from mixmaster.targeting import EnvelopeCollector
+
+    where: list[str] = []
+
+    def held(consume: Callable[..., Any]) -> Callable[..., Any]:
+        def slowly(self: Any, y: np.ndarray) -> Any:
+            before = y.copy()
+            where.append(threading.current_thread().name)
+            time.sleep(0.001)
+            assert np.array_equal(y, before), "a piece changed while its consumer held it"
+            return consume(self, y)
+
+        return slowly
+
+    monkeypatch.setattr(EnvelopeCollector, "add", held(EnvelopeCollector.add))
+    monkeypatch.setattr(LoudnessMeter, "process", held(LoudnessMeter.process))
     fs = 44_100
     x = signals.programme(5.0, fs).astype(np.float32)
     p = _params(loudness={"target_lufs": -9.0}, compressor={"amount": 1.0})
     if in_place:
         monkeypatch.setattr(pipeline, "SEPARATE_OUTPUT_BYTES", 0)
+    monkeypatch.setattr(background, "threads_available", lambda: True)
     threaded = master(x.copy(), fs, p, chunk_samples=4096, overwrite_input=True)
+    assert any(name.startswith("mixmaster-background") for name in where)
     monkeypatch.setattr(background, "threads_available", lambda: False)
     serial = master(x.copy(), fs, p, chunk_samples=4096, overwrite_input=True)
     assert np.array_equal(threaded.audio, serial.audio)

@@ -281,24 +281,29 @@ def analyze(
     # and the true peak (natively; in Pyodide each runs at its own stage below).
     spectra_job = background.start(lambda: long_term_spectra(audio, fs, check_finite=False))
     tempo_job = background.start(lambda: estimate_tempo(audio, fs, check_finite=False))
-    loud = measure_loudness(audio, fs, check_finite=False)
+    try:
+        loud = measure_loudness(audio, fs, check_finite=False)
 
-    _report(progress, 1)
-    # The level pass has the channels' sample peaks, where the true-peak scan starts.
-    peaks_lin = true_peak_lin(
-        audio, fs, check_finite=False, sample_peaks_lin=stats.channel_peaks_lin
-    )
-    true_peak_dbtp = _floored(lin_to_db(float(np.max(peaks_lin))))
+        _report(progress, 1)
+        # The level pass has the channels' sample peaks, where the true-peak scan starts.
+        peaks_lin = true_peak_lin(
+            audio, fs, check_finite=False, sample_peaks_lin=stats.channel_peaks_lin
+        )
+        true_peak_dbtp = _floored(lin_to_db(float(np.max(peaks_lin))))
 
-    _report(progress, 2)
-    spectra = spectra_job.result()
-    spec = measure_spectrum(audio, fs, spectra)
+        _report(progress, 2)
+        spectra = spectra_job.result()
+        spec = measure_spectrum(audio, fs, spectra)
 
-    _report(progress, 3)
-    image = measure_imaging(audio, fs, spectra, check_finite=False, lr_moments=stats.lr_moments)
+        _report(progress, 3)
+        image = measure_imaging(audio, fs, spectra, check_finite=False, lr_moments=stats.lr_moments)
 
-    _report(progress, 4)
-    tempo = tempo_job.result()
+        _report(progress, 4)
+        tempo = tempo_job.result()
+    except BaseException:  # cancelled, interrupted or failed: nothing runs on after this call
+        spectra_job.abandon()
+        tempo_job.abandon()
+        raise
     if progress is not None:
         progress(PROGRESS_STAGES[-1], 1.0)
 

@@ -7,13 +7,16 @@ pieces of work on the same audio take little more than the longer one. Used for 
 the pipeline's consumers (envelope, meter, output stage beside the chain and the limiter: a
 5-minute master 3.2 -> 2.7 s).
 
-In Pyodide (no threads), or when called from the worker thread itself, a job runs when its
+In Pyodide (no threads), or when started from any thread but the main one, a job runs when its
 result is asked for (or at once, if started ``eager``), so the caller's order of work, and its
 progress reports between the jobs, stay as if it had called the function there. Either way the
 result is the function's own: the same numbers, bit for bit.
 
 Jobs run one at a time, in the order they were started. A job reports no progress; what it
-writes, the caller reads only after the job's :meth:`Job.result`.
+writes, the caller reads only after the job's :meth:`Job.result`. Only the main thread hands
+jobs to the worker (a job started from any other thread runs there); the worker is used only
+with a second CPU this process may run on, and not after :func:`disable` (the CLI's album
+workers, which fill the cores already). A forked child starts a worker of its own.
 
 Why our own: :mod:`concurrent.futures` alone would need the same fallback at every call site,
 as Pyodide cannot start threads.
@@ -30,7 +33,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Final, Generic, TypeVar
 
-__all__ = ["Job", "Relay", "start", "threads_available"]
+__all__ = ["Job", "Relay", "disable", "start", "threads_available"]
 
 T = TypeVar("T")
 
@@ -38,10 +41,37 @@ _THREAD_PREFIX: Final = "mixmaster-background"
 _lock = threading.Lock()
 _pool: concurrent.futures.ThreadPoolExecutor | None = None
 
+_enabled = True
+
+
+def _usable_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):  # the CPUs this process may run on (containers)
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
 
 def threads_available() -> bool:
-    """Whether jobs run in a worker thread: not in Pyodide, and only with a second core."""
-    return sys.platform != "emscripten" and (os.cpu_count() or 1) > 1
+    """Whether jobs run in a worker thread: not in Pyodide, only with a second usable CPU, and
+    not after :func:`disable`."""
+    return _enabled and sys.platform != "emscripten" and _usable_cpus() > 1
+
+
+def disable() -> None:
+    """Keep every job on its calling thread from now on, in this process (for worker processes
+    that already fill the cores: the CLI's album workers)."""
+    global _enabled
+    _enabled = False
+
+
+def _forget_pool() -> None:
+    """In a forked child: the parent's worker thread was not copied, so start afresh."""
+    global _lock, _pool
+    _lock = threading.Lock()
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 class Job(Generic[T]):
@@ -60,6 +90,12 @@ class Job(Generic[T]):
             self._value.append(self._fn())
         return self._value[0]
 
+    def abandon(self) -> None:
+        """The result is no longer wanted: a job that has not started never will; a running
+        one is waited for (its outcome dropped), so nothing runs on after the caller."""
+        if self._future is not None and not self._future.cancel():
+            concurrent.futures.wait([self._future])
+
 
 def _worker_pool() -> concurrent.futures.ThreadPoolExecutor:
     global _pool
@@ -72,12 +108,13 @@ def _worker_pool() -> concurrent.futures.ThreadPoolExecutor:
 def start(fn: Callable[[], T], *, eager: bool = False) -> Job[T]:
     """Start ``fn()`` in the background where threads are available (see the module notes).
 
-    Where they are not, ``fn`` runs when its result is asked for, or at once if ``eager``
-    (for a stream's consumer, whose pieces must not pile up). Jobs run one at a time, in the
-    order they were started.
+    Only the main thread hands work to the worker: called from any other thread (the worker
+    itself, or a caller's own threads, which would otherwise queue behind each other), the job
+    runs on the calling thread. Where it does not go to the worker, ``fn`` runs when its result
+    is asked for, or at once if ``eager`` (for a stream's consumer, whose pieces must not pile
+    up). Jobs run one at a time, in the order they were started.
     """
-    in_worker = threading.current_thread().name.startswith(_THREAD_PREFIX)
-    if not threads_available() or in_worker:
+    if threading.current_thread() is not threading.main_thread() or not threads_available():
         job = Job(fn, None)
         if eager:
             job.result()

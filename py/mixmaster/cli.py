@@ -950,6 +950,8 @@ def _run_album(
     import concurrent.futures
     import multiprocessing
 
+    from mixmaster import background
+
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # read by the workers' numpy
     from mixmaster.album import AlbumPlan, check_album, master_in_rounds, plan_album
     from mixmaster.loudness import album_loudness_lufs
@@ -965,7 +967,10 @@ def _run_album(
     jobs = min(args.jobs or os.cpu_count() or 1, len(files) + (args.reference is not None))
     # Spawned (not forked) workers: the parent may hold threads, and fork would copy them.
     context = multiprocessing.get_context("spawn")
-    pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+    # With several workers filling the cores, a second thread in each would only contend.
+    pool = concurrent.futures.ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context, initializer=background.disable if jobs > 1 else None
+    )
     try:
         analysed = _run_pool(
             pool,

@@ -33,7 +33,12 @@ class Processor(Protocol):
     latency_samples: int
 
     def process(self, x: FloatArray) -> FloatArray:
-        """Process the next chunk; returns an array of the same shape. ``x`` is not modified."""
+        """Process the next chunk; returns an array of the same shape. ``x`` is not modified.
+
+        The returned array is the caller's: the processor never writes to it again (the
+        pipeline hands it to a consumer on another core while the next chunk is processed,
+        :mod:`mixmaster.background`), so it is never a view of a reused work buffer.
+        """
         ...
 
     def stats(self) -> dict[str, Any]:
