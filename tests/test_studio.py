@@ -106,6 +106,8 @@ def test_album_view_formats_each_track_and_the_album_check() -> None:
         "The album reads −14.0 LUFS (target −14.0 LUFS); the tracks kept their levels "
         "relative to each other within 0.1 LU."
     )
+    silent = studio.album_view(tracks[1:], check | {"album_lufs": None})
+    assert silent["summary"] == "The album is silent: there was nothing to bring to the target."
 
 
 @pytest.mark.parametrize(

@@ -132,7 +132,7 @@ const actions = {
   clear_reference: (args, progress) => callPython("clear_reference", args, progress),
   // Album: album_add {wav | channels, sample_rate_hz, name} per track, album_features (what the
   // server decides on), album_master {intent, decision, reference, amounts, bits} -> {zip,
-  // tracks, album, view, explanation}, album_clear
+  // tracks, album, table, explanation}, album_clear
   album_add: (args, progress) => callPython("album_add", args, progress),
   album_features: (args, progress) => callPython("album_features", args, progress),
   album_master: (args, progress) => callPython("album_master", args, progress),

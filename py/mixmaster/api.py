@@ -717,7 +717,7 @@ def master_album(
     dict
         ``zip``: the masters (``<name>-master.wav``) and ``album-report.json``, as bytes;
         ``tracks``: per track ``{name, before_lufs, after_lufs, true_peak_dbtp}``;
-        ``album``: the plan and its check; ``view``: the table and summary the page shows
+        ``album``: the plan and its check; ``table``: the rows and summary the page shows
         (:func:`mixmaster.studio.album_view`); ``explanation``: sentences.
     """
     import io
@@ -799,6 +799,6 @@ def master_album(
         "zip": buffer.getvalue(),
         "tracks": rows,
         "album": album,
-        "view": studio.album_view(rows, album["check"]),
+        "table": studio.album_view(rows, album["check"]),
         "explanation": list(plan.explanation),
     }

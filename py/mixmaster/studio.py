@@ -235,11 +235,14 @@ def album_view(tracks: Sequence[Mapping[str, Any]], check: Mapping[str, Any]) ->
         }
         for t in tracks
     ]
-    summary = (
-        f"The album reads {fmt(check['album_lufs'], 'LUFS')} (target "
-        f"{fmt(check['target_lufs'], 'LUFS')}); the tracks kept their levels relative to each "
-        f"other within {fmt(check['relative_spread_lu'], 'LU')}."
-    )
+    if _num(check["album_lufs"]) is None:
+        summary = "The album is silent: there was nothing to bring to the target."
+    else:
+        summary = (
+            f"The album reads {fmt(check['album_lufs'], 'LUFS')} (target "
+            f"{fmt(check['target_lufs'], 'LUFS')}); the tracks kept their levels relative to "
+            f"each other within {fmt(check['relative_spread_lu'], 'LU')}."
+        )
     return {"rows": rows, "summary": summary}
 
 

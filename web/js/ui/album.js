@@ -20,7 +20,7 @@ export function createAlbumView(els) {
       els.link.download = "album-masters.zip";
       els.link.removeAttribute("aria-disabled");
       els.table.tBodies[0].replaceChildren(
-        ...out.view.rows.map((row) => {
+        ...out.table.rows.map((row) => {
           const tr = document.createElement("tr");
           const th = document.createElement("th");
           th.scope = "row";
@@ -34,7 +34,7 @@ export function createAlbumView(els) {
           return tr;
         }),
       );
-      els.summary.textContent = out.view.summary;
+      els.summary.textContent = out.table.summary;
       els.section.hidden = false;
     },
     hide() {
