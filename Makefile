@@ -16,11 +16,12 @@ run: setup assets
 test: setup system assets lint typecheck pytest
 
 # The virtual environment, pinned to the browser's numpy/scipy (Pyodide 0.27.8), with every other
-# package at the version in constraints.txt (the environment the tests were verified with).
+# package at the version in constraints.txt (the environment the tests were verified with); as an
+# environment variable, the constraints also hold for the isolated build of our own package.
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[pinned,proxy,formats,dev]'
+	$(PY) -m pip install --quiet -c constraints.txt --upgrade pip
+	PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(PY) -m pip install --quiet -e '.[pinned,proxy,formats,dev]'
 	touch $@
 
 setup: $(STAMP)
