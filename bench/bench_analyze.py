@@ -6,8 +6,9 @@ with :mod:`mixmaster.wavio`), then in the same run:
 - byte-compiles the package first, as ``pip install`` does (an editable install is not, and
   with ``PYTHONDONTWRITEBYTECODE`` set every run would compile its sources again: ~60 ms);
 - times ``python -m mixmaster analyze FILE --json`` as a subprocess (start-up included) and
-  ``ffmpeg -nostats -i FILE -af ebur128=peak=true -f null -``, best of ``--runs`` each (the
-  machine is shared, so the minimum is the least disturbed measurement);
+  ``ffmpeg -nostats -i FILE -af ebur128=peak=true -f null -``, best of ``--runs`` (5) each,
+  interleaved (the machine is shared: single runs of either tool vary by a third here, so the
+  minimum over several is the least disturbed measurement);
 - reads the peak RSS and CPU time of each subprocess from ``os.wait4``'s per-child resource
   usage (CPU time is printed as a steadier reading on a shared machine; the goal is wall time);
 - prints the integrated loudness and true peak of both tools side by side;
@@ -112,7 +113,7 @@ def main() -> int:
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration-s", type=float, default=300.0)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
 
     fs = 44_100
