@@ -9,9 +9,9 @@ the album, and prints the time and the largest resident size of any Chromium pro
 from ``/proc`` every 0.5 s; the worker's wasm memory lives in the renderer). Exits 1 if the
 album does not finish.
 
-Measured here: 4 tracks of 10 minutes in 125 s, 3 of 13.3 in 140 s, 2 of 20 in 142 s; peak
-Chromium RSS 4.8-4.9 GB each time (wasm32's ceiling is 4 GB of heap; the rest is the page's own
-copies of the files and the zip).
+Measured here: 4 tracks of 10 minutes in 107-126 s, 3 of 13.3 in 140 s, 2 of 20 in 142 s;
+peak Chromium RSS 4.7-5.4 GB across runs (wasm32's ceiling is 4 GB of heap; the rest is the
+page's own copies of the files and the zip).
 
 Usage: ``python bench/bench_album_browser.py [--tracks 4]`` (after ``make assets``).
 """
