@@ -122,14 +122,18 @@ def test_a_forked_child_gets_a_worker_of_its_own() -> None:
         finally:
             os._exit(0)
     os.close(write_end)
-    try:
-        import select
+    import select
+    import signal
 
+    ready: list[int] = []
+    try:
         ready, _, _ = select.select([read_end], [], [], 30)
         assert ready, "the forked child's job never ran"
         assert os.read(read_end, 2) == b"ok"
     finally:
         os.close(read_end)
+        if not ready:
+            os.kill(pid, signal.SIGKILL)  # a hung child must not hang the test run too
         os.waitpid(pid, 0)
 
 
