@@ -63,15 +63,17 @@ def spec(
     step: float | None = None,
     choices: tuple[Any, ...] | None = None,
     expert: bool = False,
+    length: int | None = None,
 ) -> Any:
     """Declare a parameter field: default, label, unit, range or choices, and meaning.
 
     ``min_value``/``max_value`` are inclusive. ``expert`` fields sit in the page's expert section.
+    ``length`` is set for a curve field only (:func:`curve_spec`).
     """
     return field(
         default=default,
         metadata={
-            "length": None,
+            "length": length,
             "label": label,
             "doc": doc,
             "unit": unit,
@@ -103,19 +105,16 @@ def curve_spec(
     step: float,
 ) -> Any:
     """Declare a curve field: ``length`` numbers (all 0 by default), each within the range."""
-    return field(
-        default=(0.0,) * length,
-        metadata={
-            "length": length,
-            "label": label,
-            "doc": doc,
-            "unit": unit,
-            "min": min_value,
-            "max": max_value,
-            "step": step,
-            "choices": None,
-            "expert": True,
-        },
+    return spec(
+        (0.0,) * length,
+        label,
+        doc,
+        unit=unit,
+        min_value=min_value,
+        max_value=max_value,
+        step=step,
+        expert=True,
+        length=length,
     )
 
 
