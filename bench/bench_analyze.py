@@ -27,7 +27,6 @@ import compileall
 import importlib.util
 import itertools
 import json
-import os
 import re
 import subprocess
 import sys
@@ -38,31 +37,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for tests.signals
 
+from children import Child, goals_verdict, run_child  # noqa: E402
+
 TIME_RATIO_GOAL = 0.5
 RSS_OVERHEAD_MB = 150.0
 LOUDNESS_TOLERANCE_LU = 0.15
 MB = 1024.0 * 1024.0
-
-
-def run_child(cmd: list[str]) -> tuple[float, float, str, str, float]:
-    """Run ``cmd``; return (wall seconds, peak RSS in MB, stdout, stderr, CPU seconds).
-
-    Output goes to temporary files (ffmpeg's ebur128 writes a line per frame to stderr, which
-    would fill a pipe), and ``os.wait4`` gives this one child's resource usage.
-    """
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        wall_s = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    if proc.returncode != 0:
-        raise SystemExit(f"{cmd[0]} failed ({proc.returncode}): {stderr.strip()[-500:]}")
-    cpu_s = usage.ru_utime + usage.ru_stime
-    return wall_s, usage.ru_maxrss / 1024.0, stdout, stderr, cpu_s  # ru_maxrss: KB on Linux
 
 
 def ffmpeg_summary(stderr: str) -> tuple[float, float]:
@@ -135,27 +115,30 @@ def main() -> int:
         ours = [sys.executable, "-m", "mixmaster", "analyze", str(path), "--json"]
         ffmpeg = ["ffmpeg", "-nostats", "-hide_banner", "-i", str(path)]
         ffmpeg += ["-af", "ebur128=peak=true", "-f", "null", "-"]
-        ours_runs = []
-        ffmpeg_runs = []
-        for _ in range(args.runs):  # interleaved, so load changes hit both alike
-            ours_runs.append(run_child(ours))
-            ffmpeg_runs.append(run_child(ffmpeg))
-        features = json.loads(ours_runs[0][2])
-        ff_lufs, ff_peak = ffmpeg_summary(ffmpeg_runs[0][3])
+        ours_runs: list[Child] = []
+        ffmpeg_runs: list[Child] = []
+        try:
+            for _ in range(args.runs):  # interleaved, so load changes hit both alike
+                ours_runs.append(run_child(ours))
+                ffmpeg_runs.append(run_child(ffmpeg))
+        except RuntimeError as exc:
+            raise SystemExit(str(exc)) from None
+        features = json.loads(ours_runs[0].stdout)
+        ff_lufs, ff_peak = ffmpeg_summary(ffmpeg_runs[0].stderr)
         stages = stage_times(path)
 
-    ours_s = min(r[0] for r in ours_runs)
-    ffmpeg_s = min(r[0] for r in ffmpeg_runs)
-    rss_mb = max(r[1] for r in ours_runs)
+    ours_s = min(r.wall_s for r in ours_runs)
+    ffmpeg_s = min(r.wall_s for r in ffmpeg_runs)
+    rss_mb = max(r.peak_mb for r in ours_runs)
     budget_mb = 3.0 * float32_mb + RSS_OVERHEAD_MB
     ratio = ours_s / ffmpeg_s
     lufs_diff = features["integrated_lufs"] - ff_lufs
 
-    print(f"analyze: {', '.join(f'{r[0]:.2f}' for r in ours_runs)} s (best {ours_s:.2f} s)")
-    print(f"ffmpeg:  {', '.join(f'{r[0]:.2f}' for r in ffmpeg_runs)} s (best {ffmpeg_s:.2f} s)")
+    print(f"analyze: {', '.join(f'{r.wall_s:.2f}' for r in ours_runs)} s (best {ours_s:.2f} s)")
+    print(f"ffmpeg:  {', '.join(f'{r.wall_s:.2f}' for r in ffmpeg_runs)} s (best {ffmpeg_s:.2f} s)")
     print(f"analyze/ffmpeg time ratio: {ratio:.2f} (goal <= {TIME_RATIO_GOAL})")
-    ours_cpu_s = min(r[4] for r in ours_runs)
-    ffmpeg_cpu_s = min(r[4] for r in ffmpeg_runs)
+    ours_cpu_s = min(r.cpu_s for r in ours_runs)
+    ffmpeg_cpu_s = min(r.cpu_s for r in ffmpeg_runs)
     print(
         f"CPU time (user + sys), best: analyze {ours_cpu_s:.2f} s, ffmpeg {ffmpeg_cpu_s:.2f} s, "
         f"ratio {ours_cpu_s / ffmpeg_cpu_s:.2f} (less disturbed by other load; the goal is wall)"
@@ -178,18 +161,13 @@ def main() -> int:
         f"ratio to ffmpeg {analysis_s / ffmpeg_s:.2f}"
     )
 
-    missed = []
-    if ratio > TIME_RATIO_GOAL:
-        missed.append("time ratio")
-    if rss_mb > budget_mb:
-        missed.append("peak RSS")
-    if abs(lufs_diff) > LOUDNESS_TOLERANCE_LU:
-        missed.append("loudness agreement")
-    if missed:
-        print(f"MISSED: {', '.join(missed)}")
-        return 1
-    print("all goals met")
-    return 0
+    return goals_verdict(
+        {
+            "time ratio": ratio <= TIME_RATIO_GOAL,
+            "peak RSS": rss_mb <= budget_mb,
+            "loudness agreement": abs(lufs_diff) <= LOUDNESS_TOLERANCE_LU,
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -21,12 +21,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 import signals  # noqa: E402
+from children import goals_verdict, run_child  # noqa: E402
 from mixmaster.loudness import integrated_loudness  # noqa: E402
 from mixmaster.truepeak import true_peak_dbtp  # noqa: E402
 from mixmaster.wavio import read_wav, write_wav  # noqa: E402
@@ -65,28 +63,6 @@ def bench_python() -> Path:
     subprocess.run([str(python), "-m", "pip", "install", "-q", MATCHERING], check=True)
     subprocess.run(probe, check=True)
     return python
-
-
-def timed(cmd: list[str]) -> tuple[float, float, str]:
-    """Run ``cmd``; return (wall seconds, peak RSS in MB of that child, its stderr tail)."""
-    wall_s, usage, tail = run_child(cmd)
-    return wall_s, usage.ru_maxrss / 1024.0, tail
-
-
-def run_child(cmd: list[str]) -> tuple[float, resource.struct_rusage, str]:
-    """Run ``cmd``; return (wall seconds, the child's resource usage from ``os.wait4``, its
-    stderr tail). The usage includes the child's own children that it waited for."""
-    start = time.perf_counter()
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        wall_s = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        err.seek(0)
-        tail = err.read().decode(errors="replace")[-2000:]
-    if proc.returncode != 0:
-        raise RuntimeError(f"{cmd[0]} ... failed ({proc.returncode}):\n{tail}")
-    return wall_s, usage, tail
 
 
 def loud_reference(minutes: float) -> np.ndarray:
@@ -141,10 +117,10 @@ def main() -> int:
 
         ours_cmd = [sys.executable, "-m", "mixmaster", "master", str(target), "-o", str(ours)]
         ours_cmd += ["--report", str(report)]
-        ours_s, ours_usage, _ = run_child(ours_cmd)
+        ours_run = run_child(ours_cmd)
         mg_cmd = [str(mg_python), "-c", MATCHERING_SCRIPT, str(target), str(reference)]
         try:
-            mg_s, mg_usage, _ = run_child([*mg_cmd, str(theirs)])
+            mg_run = run_child([*mg_cmd, str(theirs)])
         except RuntimeError as exc:
             print(f"matchering failed: {exc}", file=sys.stderr)
             return 2
@@ -155,39 +131,34 @@ def main() -> int:
         ref_lufs, _ = measure(reference)
         passes = json.loads(report.read_text())["report"]["loudness"]["passes"]
 
-    ours_mb, mg_mb = ours_usage.ru_maxrss / 1024.0, mg_usage.ru_maxrss / 1024.0
-    ours_cpu_s = ours_usage.ru_utime + ours_usage.ru_stime
-    mg_cpu_s = mg_usage.ru_utime + mg_usage.ru_stime
-    time_ratio = ours_s / mg_s
-    rss_ratio = ours_mb / mg_mb
+    time_ratio = ours_run.wall_s / mg_run.wall_s
+    rss_ratio = ours_run.peak_mb / mg_run.peak_mb
     rss_budget_mb = RSS_BUDGET_MB * args.minutes / 6.0 if args.minutes > 6.0 else RSS_BUDGET_MB
     print(f"input:      {target_lufs:7.2f} LUFS  {target_tp:6.2f} dBTP  (reference {ref_lufs:.2f})")
     print(
-        f"mixmaster:  {ours_s:6.2f} s (cpu {ours_cpu_s:6.2f} s)  {ours_mb:7.1f} MB peak RSS  "
+        f"mixmaster:  {ours_run.wall_s:6.2f} s (cpu {ours_run.cpu_s:6.2f} s)  "
+        f"{ours_run.peak_mb:7.1f} MB peak RSS  "
         f"{ours_lufs:7.2f} LUFS  {ours_tp:6.2f} dBTP  ({passes} limiter passes)"
     )
     print(
-        f"matchering: {mg_s:6.2f} s (cpu {mg_cpu_s:6.2f} s)  {mg_mb:7.1f} MB peak RSS  "
+        f"matchering: {mg_run.wall_s:6.2f} s (cpu {mg_run.cpu_s:6.2f} s)  "
+        f"{mg_run.peak_mb:7.1f} MB peak RSS  "
         f"{mg_lufs:7.2f} LUFS  {mg_tp:6.2f} dBTP"
         + ("  (above 0 dBTP: sample-peak limiter)" if mg_tp > 0.0 else "")
     )
-    time_ok = time_ratio <= TIME_GOAL
-    rss_ok = rss_ratio <= RSS_GOAL
-    budget_ok = ours_mb <= rss_budget_mb
     print(f"time ratio (ours/matchering): {time_ratio:.3f} (goal <= {TIME_GOAL:.3f})")
     # On a shared machine wall time follows the load; CPU time (user + sys) much less so.
-    print(f"cpu time ratio (ours/matchering): {ours_cpu_s / mg_cpu_s:.3f} (for information)")
+    cpu_ratio = ours_run.cpu_s / mg_run.cpu_s
+    print(f"cpu time ratio (ours/matchering): {cpu_ratio:.3f} (for information)")
     print(f"peak RSS ratio (ours/matchering): {rss_ratio:.3f} (goal <= {RSS_GOAL:.3f})")
-    print(f"our peak RSS: {ours_mb:.0f} MB (budget {rss_budget_mb:.0f} MB)")
-    missed = [
-        name
-        for name, ok in (("time", time_ok), ("rss ratio", rss_ok), ("rss budget", budget_ok))
-        if not ok
-    ]
-    if missed:
-        print(f"GOAL MISSED: {', '.join(missed)}", file=sys.stderr)
-        return 1
-    return 0
+    print(f"our peak RSS: {ours_run.peak_mb:.0f} MB (budget {rss_budget_mb:.0f} MB)")
+    return goals_verdict(
+        {
+            "time": time_ratio <= TIME_GOAL,
+            "rss ratio": rss_ratio <= RSS_GOAL,
+            "rss budget": ours_run.peak_mb <= rss_budget_mb,
+        }
+    )
 
 
 if __name__ == "__main__":

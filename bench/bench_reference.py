@@ -33,9 +33,8 @@ from bench_master import (
     ROOT,
     bench_python,
     measure,
-    run_child,
-    timed,
 )
+from children import goals_verdict, run_child
 from mixmaster.eq import apply_eq
 from mixmaster.params import EqParams
 from mixmaster.spectrum import measure_spectrum, third_octave_distance_db
@@ -95,21 +94,18 @@ def main() -> int:
         print(f"generating a {args.minutes:g} min reference and its EQ'd target ...", flush=True)
         # In a child: the timed children's peak RSS must not include a large parent.
         generate_cmd = [sys.executable, __file__, "--generate", str(work)]
-        timed([*generate_cmd, "--minutes", str(args.minutes)])
+        run_child([*generate_cmd, "--minutes", str(args.minutes)])
         for path in (ours, theirs):
             path.unlink(missing_ok=True)
 
         ours_cmd = [sys.executable, "-m", "mixmaster", "master", str(target), "-o", str(ours)]
-        ours_s, ours_usage, _ = run_child([*ours_cmd, "--reference", str(reference)])
+        ours_run = run_child([*ours_cmd, "--reference", str(reference)])
         mg_cmd = [str(mg_python), "-c", MATCHERING_SCRIPT, str(target), str(reference)]
         try:
-            mg_s, mg_usage, _ = run_child([*mg_cmd, str(theirs)])
+            mg_run = run_child([*mg_cmd, str(theirs)])
         except RuntimeError as exc:
             print(f"matchering failed: {exc}", file=sys.stderr)
             return 2
-        ours_mb, mg_mb = ours_usage.ru_maxrss / 1024.0, mg_usage.ru_maxrss / 1024.0
-        ours_cpu_s = ours_usage.ru_utime + ours_usage.ru_stime
-        mg_cpu_s = mg_usage.ru_utime + mg_usage.ru_stime
 
         ref_levels = third_octave_db(reference)
         distances = {
@@ -126,35 +122,26 @@ def main() -> int:
         f"target:     {levels['target'][0]:7.2f} LUFS  {levels['target'][1]:6.2f} dBTP  "
         f"spectral distance {distances['target']:.2f} dB (the known EQ)"
     )
-    for name, seconds, cpu_s, mb in (
-        ("mixmaster", ours_s, ours_cpu_s, ours_mb),
-        ("matchering", mg_s, mg_cpu_s, mg_mb),
-    ):
+    for name, run in (("mixmaster", ours_run), ("matchering", mg_run)):
         key = "ours" if name == "mixmaster" else name
         lufs, tp = levels[key]
         print(
-            f"{name + ':':<11} {seconds:6.2f} s ({cpu_s:5.2f} s CPU)  {mb:7.1f} MB peak RSS  "
+            f"{name + ':':<11} {run.wall_s:6.2f} s ({run.cpu_s:5.2f} s CPU)  "
+            f"{run.peak_mb:7.1f} MB peak RSS  "
             f"spectral distance {distances[key]:.2f} dB  {lufs:7.2f} LUFS "
             f"({lufs - ref_lufs:+.2f} LU vs reference)  {tp:6.2f} dBTP"
             + ("  (above 0 dBTP: sample-peak limiter)" if tp > 0.0 else "")
         )
-    time_ratio = ours_s / mg_s
+    time_ratio = ours_run.wall_s / mg_run.wall_s
     distance_ratio = distances["ours"] / distances["matchering"]
     print(f"spectral distance ratio (ours/matchering): {distance_ratio:.3f} (goal <= 1.000)")
     print(f"time ratio (ours/matchering): {time_ratio:.3f} (goal <= {TIME_GOAL:.3f})")
     print(
-        f"CPU time ratio (ours/matchering): {ours_cpu_s / mg_cpu_s:.3f} (for information: wall "
-        f"time is the goal; under load, {os.getloadavg()[0]:.1f} now, the two differ)"
+        f"CPU time ratio (ours/matchering): {ours_run.cpu_s / mg_run.cpu_s:.3f} (for "
+        f"information: wall time is the goal; under load, {os.getloadavg()[0]:.1f} now, the two "
+        "differ)"
     )
-    missed = [
-        name
-        for name, ok in (("distance", distance_ratio <= 1.0), ("time", time_ratio <= TIME_GOAL))
-        if not ok
-    ]
-    if missed:
-        print(f"GOAL MISSED: {', '.join(missed)}", file=sys.stderr)
-        return 1
-    return 0
+    return goals_verdict({"distance": distance_ratio <= 1.0, "time": time_ratio <= TIME_GOAL})
 
 
 if __name__ == "__main__":
