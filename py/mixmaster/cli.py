@@ -23,7 +23,7 @@ import math
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from mixmaster import __version__
@@ -503,9 +503,15 @@ def _write_json_atomically(path: str, data: dict[str, Any]) -> None:
             handle.write("\n")
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        _remove_files([tmp])
         raise
+
+
+def _remove_files(paths: Iterable[str]) -> None:
+    """Remove what exists of ``paths``, after a failure (errors removing them are ignored)."""
+    for path in paths:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 def _intent_from_args(args: argparse.Namespace) -> Intent:
@@ -701,9 +707,7 @@ def _master_one(
                 report["reference"] = _reference_report(args.reference, amounts, reference_features)
             _write_json_atomically(args.report, report)
     except BaseException:
-        for path in written:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
+        _remove_files(written)
         raise
     _print_master_summary(sys.stdout, args.output, result.report, source, explanation)
     return EXIT_OK
@@ -1014,9 +1018,7 @@ def _run_album(
         results, params = list(rounds), track_params(plan)
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
-        for out in written | (set(outputs) - existed):
-            with contextlib.suppress(OSError):
-                os.unlink(out)
+        _remove_files(written | (set(outputs) - existed))
         raise
     pool.shutdown(wait=True)
 
@@ -1047,9 +1049,7 @@ def _run_album(
                 report["reference"] = _reference_report(args.reference, amounts, reference_features)
             _write_json_atomically(args.report, report)
     except BaseException:
-        for out in outputs:
-            with contextlib.suppress(OSError):
-                os.unlink(out)
+        _remove_files(outputs)
         raise
     _print_album_summary(
         sys.stdout, names, outputs, results, input_lufs, check, source, plan.explanation
