@@ -34,10 +34,10 @@ import numpy as np
 import numpy.typing as npt
 from scipy import signal
 
-from mixmaster.audio import as_audio, check_channels, check_chunk, check_sample_rate
+from mixmaster.audio import check_channels, check_chunk, check_sample_rate
 from mixmaster.crossover import BandSplitter
 from mixmaster.params import CompressorParams
-from mixmaster.processor import run_whole
+from mixmaster.processor import apply_whole
 from mixmaster.units import FloatArray
 
 #: Duration of one control block (detector and gain computer run once per block).
@@ -250,5 +250,4 @@ def apply_compressor(
         For audio that is not ``(channels, samples)`` with 1-8 channels, empty, or not finite,
         or an unsupported sample rate.
     """
-    arr = as_audio(x)
-    return run_whole(CompressorProcessor(sample_rate_hz, arr.shape[0], params), arr)
+    return apply_whole(CompressorProcessor, x, sample_rate_hz, params)

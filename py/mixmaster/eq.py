@@ -28,10 +28,10 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from mixmaster.audio import as_audio, check_channels, check_chunk, check_sample_rate
+from mixmaster.audio import check_channels, check_chunk, check_sample_rate
 from mixmaster.crossover import SosFilter, clamp_frequency_hz
 from mixmaster.params import EqParams
-from mixmaster.processor import run_whole
+from mixmaster.processor import apply_whole
 from mixmaster.units import FloatArray
 
 #: The tilt's pivot: its gain is 0 dB here.
@@ -288,5 +288,4 @@ def apply_eq(x: npt.ArrayLike, sample_rate_hz: float, params: EqParams) -> Float
         For audio that is not ``(channels, samples)`` with 1-8 channels, empty, or not finite,
         or an unsupported sample rate.
     """
-    arr = as_audio(x)
-    return run_whole(EqProcessor(sample_rate_hz, arr.shape[0], params), arr)
+    return apply_whole(EqProcessor, x, sample_rate_hz, params)

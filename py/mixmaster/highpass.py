@@ -14,10 +14,10 @@ import numpy as np
 import numpy.typing as npt
 from scipy import signal
 
-from mixmaster.audio import as_audio, check_channels, check_chunk, check_sample_rate
+from mixmaster.audio import check_channels, check_chunk, check_sample_rate
 from mixmaster.crossover import SosFilter, clamp_frequency_hz
 from mixmaster.params import HighpassParams
-from mixmaster.processor import run_whole
+from mixmaster.processor import apply_whole
 from mixmaster.units import FloatArray, power_to_db
 
 #: Order of the Butterworth high-pass (24 dB per octave).
@@ -102,5 +102,4 @@ def apply_highpass(x: npt.ArrayLike, sample_rate_hz: float, params: HighpassPara
         For audio that is not ``(channels, samples)`` with 1-8 channels, empty, or not finite,
         or an unsupported sample rate.
     """
-    arr = as_audio(x)
-    return run_whole(HighpassProcessor(sample_rate_hz, arr.shape[0], params), arr)
+    return apply_whole(HighpassProcessor, x, sample_rate_hz, params)

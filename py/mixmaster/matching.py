@@ -33,9 +33,9 @@ import numpy as np
 import numpy.typing as npt
 import scipy.fft
 
-from mixmaster.audio import as_audio, check_channels, check_chunk, check_sample_rate
+from mixmaster.audio import check_channels, check_chunk, check_sample_rate
 from mixmaster.params import MATCH_BAND_CENTRES_HZ, MatchParams
-from mixmaster.processor import run_whole
+from mixmaster.processor import apply_whole
 from mixmaster.units import FloatArray
 
 FIR_RESOLUTION_HZ: Final = 6.0
@@ -180,5 +180,4 @@ def apply_match(x: npt.ArrayLike, sample_rate_hz: float, params: MatchParams) ->
         For audio that is not ``(channels, samples)`` with 1-8 channels, empty, or not finite,
         or an unsupported sample rate.
     """
-    arr = as_audio(x)
-    return run_whole(MatchProcessor(sample_rate_hz, arr.shape[0], params), arr)
+    return apply_whole(MatchProcessor, x, sample_rate_hz, params)

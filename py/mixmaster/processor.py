@@ -10,16 +10,22 @@ A stage is offered two ways:
   bounded memory. Feeding a signal in chunks of any size gives the same output as one call with
   the whole signal (to better than -90 dBFS; bit-identical where the arithmetic allows).
 
-The one-shot function is the processor run over the whole signal (:func:`run_whole`).
+The one-shot function is the processor run over the whole signal (:func:`run_whole`), through
+:func:`apply_whole`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
+from mixmaster.audio import as_audio
 from mixmaster.units import FloatArray
+
+P = TypeVar("P")
 
 
 class Processor(Protocol):
@@ -71,3 +77,18 @@ def run_whole(proc: Processor, x: FloatArray, chunk_samples: int = 65536) -> Flo
         written = stop
         pos += chunk.shape[1]
     return out
+
+
+def apply_whole(
+    make: Callable[[float, int, P], Processor],
+    x: npt.ArrayLike,
+    sample_rate_hz: float,
+    params: P,
+) -> FloatArray:
+    """A stage's one-shot function: check ``x`` (:func:`mixmaster.audio.as_audio`), build the
+    processor with ``make(sample_rate_hz, channels, params)`` and run it over all of ``x``.
+
+    Returns a new float64 array of the same shape; ``x`` is not modified.
+    """
+    arr = as_audio(x)
+    return run_whole(make(sample_rate_hz, arr.shape[0], params), arr)

@@ -28,9 +28,9 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from mixmaster.audio import as_audio, check_channels, check_chunk, check_sample_rate
+from mixmaster.audio import check_channels, check_chunk, check_sample_rate
 from mixmaster.params import SaturationParams
-from mixmaster.processor import run_whole
+from mixmaster.processor import apply_whole
 from mixmaster.units import FloatArray
 
 #: Half-band branch length: the filter has ``4 * _K - 1`` taps; the latency is ``2 * _K - 1``.
@@ -228,5 +228,4 @@ def apply_saturation(
         For audio that is not ``(channels, samples)`` with 1-8 channels, empty, or not finite,
         or an unsupported sample rate.
     """
-    arr = as_audio(x)
-    return run_whole(SaturationProcessor(sample_rate_hz, arr.shape[0], params), arr)
+    return apply_whole(SaturationProcessor, x, sample_rate_hz, params)

@@ -22,7 +22,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from mixmaster.audio import as_audio, check_channels, check_chunk, check_sample_rate
+from mixmaster.audio import check_channels, check_chunk, check_sample_rate
 from mixmaster.crossover import (
     SosFilter,
     allpass_sos,
@@ -32,7 +32,7 @@ from mixmaster.crossover import (
     lr4_highpass_sos,
 )
 from mixmaster.params import StereoParams
-from mixmaster.processor import run_whole
+from mixmaster.processor import apply_whole
 from mixmaster.units import FloatArray, power_to_db
 
 #: Effective mono-bass frequencies below this are treated as off.
@@ -146,5 +146,4 @@ def apply_stereo(x: npt.ArrayLike, sample_rate_hz: float, params: StereoParams) 
         For audio that is not ``(channels, samples)`` with 1-8 channels, empty, or not finite,
         or an unsupported sample rate.
     """
-    arr = as_audio(x)
-    return run_whole(StereoProcessor(sample_rate_hz, arr.shape[0], params), arr)
+    return apply_whole(StereoProcessor, x, sample_rate_hz, params)
