@@ -97,6 +97,22 @@ def test_quiet_and_hot_material_reach_the_target(material: str, target_lufs: flo
     assert result.report.loudness.passes <= pipeline.MAX_LIMITER_PASSES + 1
 
 
+@pytest.mark.parametrize("fs", [44_100, 48_000])
+@pytest.mark.parametrize("target_lufs", [-14.0, -11.0])
+def test_dense_loud_material_lands_in_one_limiter_pass(fs: int, target_lufs: float) -> None:
+    # Regression: with sample peaks alone the limiter model missed the peaks between samples of
+    # dense, soft-clipped material, so the first pass landed short and a second one was needed.
+    x = np.tanh(signals.programme(6.0, fs, seed=3) * 5.0) * 0.9
+    p = _params(loudness={"target_lufs": target_lufs}, limiter={"max_reduction_db": 12.0})
+    result = master(x, fs, p)
+    assert result.report.loudness.passes == 1
+    assert result.report.loudness.limiting_depth_db > 1.0
+    assert integrated_loudness(result.audio, fs) == pytest.approx(
+        target_lufs, abs=pipeline.LOUDNESS_TOLERANCE_LU
+    )
+    assert true_peak_dbtp(result.audio, fs) <= -1.0
+
+
 def test_unreachable_target_stops_at_the_limiting_cap() -> None:
     fs = 44_100
     x = signals.sine_bursts(8.0, fs, loud_dbfs=-1.0, quiet_dbfs=-30.0, duty=0.3)

@@ -12,6 +12,7 @@ import signals
 from mixmaster.errors import InputError, ParamError
 from mixmaster.truepeak import (
     TAPS_PER_PHASE,
+    interpolated_block_peaks,
     oversampling_factor,
     polyphase_taps,
     sample_peak_dbfs,
@@ -214,6 +215,57 @@ def test_rows_skipped_by_the_bound_hold_no_peak(sample_rate_hz: int, level_dbfs_
     factor = oversampling_factor(sample_rate_hz)
     whole = np.max(np.abs(upsample(np.pad(x, ((0, 0), (half, half))), factor)), axis=1)
     np.testing.assert_allclose(true_peak_lin(x, sample_rate_hz), whole, rtol=1e-6)
+
+
+@pytest.mark.parametrize("factor", [2, 4])
+@pytest.mark.parametrize("block_samples", [1, 44, 48, 1_000])
+def test_interpolated_block_peaks_are_the_upsampled_maxima_per_block(
+    factor: int, block_samples: int
+) -> None:
+    # Three channels, a length that is no multiple of the block, overs at the internal span
+    # edges (131072 is not a multiple of 44, 48 or 1000).
+    n = 2 * 131_072 + 77
+    x = signals.programme(n / 48_000 + 0.1, 48_000, channels=3)[:, :n].astype(np.float32)
+    for i, at in enumerate((131_072 - 20, 131_072 + 3, n - 4)):
+        x[i % 3, at - 3 : at + 3] = [0.3, -0.6, 0.8, 0.8, -0.6, 0.3]
+    got = interpolated_block_peaks(x, block_samples, factor, 0.0)
+    between = np.abs(upsample(x, factor).reshape(3, n, factor)[:, :, 1:]).max(axis=(0, 2))
+    blocks = -(-n // block_samples)
+    padded = np.zeros(blocks * block_samples, dtype=np.float32)
+    padded[:n] = between
+    np.testing.assert_allclose(got, padded.reshape(blocks, block_samples).max(axis=1), rtol=1e-6)
+
+
+def test_interpolated_block_peaks_skip_spans_below_the_floor() -> None:
+    # A quiet first span reads 0 (not computed); the loud second span is computed exactly.
+    n = 2 * 131_072
+    x = np.zeros((1, n), dtype=np.float32)
+    x[0, :131_072] = 1e-3 * np.sin(np.arange(131_072) * 2.1)
+    x[0, 200_000:200_004] = [0.5, 0.9, 0.9, 0.5]
+    got = interpolated_block_peaks(x, 100, 4, 0.5)
+    assert not got[:1_310].any()
+    assert got[2_000] > 0.9  # the interpolated points between the two 0.9 samples
+    assert np.array_equal(got[1_311:], interpolated_block_peaks(x, 100, 4, 0.0)[1_311:])
+
+
+@pytest.mark.parametrize("floor_lin", [0.2, 0.5, 0.75])
+def test_interpolated_block_peaks_are_exact_wherever_they_reach_the_floor(floor_lin: float) -> None:
+    # Scattered rows (a few overs in quiet programme) and dense spans (a loud stretch): every
+    # block whose points reach the floor reads as computing everything; the others read at
+    # most that (only some of their points may have been computed).
+    n = 3 * 131_072
+    x = signals.programme(n / 44_100 + 0.1, 44_100, level_dbfs_rms=-30.0)[:, :n]
+    x[:, 2 * 131_072 :] *= 20.0  # a loud last span
+    for i, at in enumerate((1_000, 40_017, 131_000, 150_321)):
+        x[i % 2, at - 3 : at + 3] = [0.3, -0.6, 0.8, 0.8, -0.6, 0.3]
+    x = x.astype(np.float32)
+    got = interpolated_block_peaks(x, 44, 4, floor_lin)
+    full = interpolated_block_peaks(x, 44, 4, 0.0)
+    reach = full >= floor_lin
+    assert reach.sum() > 4
+    np.testing.assert_array_equal(got[reach], full[reach])
+    assert np.all(got[~reach] <= full[~reach])
+    assert (got[~reach] == 0.0).sum() > 1_000  # the quiet spans were skipped
 
 
 @pytest.mark.parametrize("sample_rate_hz", [44_100, 96_000, 192_000])

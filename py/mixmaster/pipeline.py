@@ -9,9 +9,11 @@
    ``amount`` is 0 is skipped entirely, so neutral settings null against the input;
 2. **loudness targeting**: the gain ``g = loudness.amount × (target_lufs - L_pre)`` is applied in
    front of the true-peak limiter (whose ceiling is lowered by the output stage's worst-case
-   increase, :func:`mixmaster.dither.output_headroom_db`); the limiter's output loudness is
-   measured and the gain corrected, at most :data:`MAX_LIMITER_PASSES` times, until it is within
-   :data:`LOUDNESS_TOLERANCE_LU` of the aim (see :func:`_next_gain` for the step rule);
+   increase, :func:`mixmaster.dither.output_headroom_db`); the gain is solved on a model of the
+   limiter (:mod:`mixmaster.targeting`: the chain's output envelope, with its peaks between
+   samples where the gain brings them near the ceiling), then the real limiter's output
+   loudness is measured and the model corrected, at most :data:`MAX_LIMITER_PASSES` passes,
+   until a pass is within :data:`LOUDNESS_TOLERANCE_LU` of the aim (see :func:`_target`);
 3. a **cap on the limiting depth**: the depth is the 99th percentile over time of the limiter's
    gain reduction (its control-rate gain curve, from the start to the last sound; the
    limiter's ``p99_gain_reduction_db`` statistic). A percentile, unlike the maximum, ignores the
@@ -109,6 +111,11 @@ DEPTH_STAT: Final = "p99_gain_reduction_db"
 DEPTH_TOLERANCE_DB: Final = 0.1
 CAP_APPROACH_DB: Final = 0.3
 """The limiting depth is the limiter's 99th percentile of gain reduction (see above)."""
+
+INTERSAMPLE_SEARCH_DB: Final = 3.0
+"""The limiter model's peaks between samples are computed where the signal, with the gain of a
+first solution from sample peaks, comes within this much of the ceiling (refining the peaks
+raises the gain by a few tenths of a dB; the real passes correct what the model misses)."""
 
 SEPARATE_OUTPUT_BYTES: Final = 256 * 2**20
 """Up to this size the output gets its own float32 buffer (saving a limiter pass)."""
@@ -611,6 +618,7 @@ def _sample_peak_dbfs(x: FloatArray, chunk_samples: int) -> float:
 
 def _target(
     run: Callable[[float, bool], _Pass],
+    pre: npt.NDArray[np.float32],
     envelope: EnvelopeCollector,
     params: MasteringParams,
     headroom_db: float,
@@ -627,18 +635,25 @@ def _target(
     separate output buffer every pass writes it and the last is kept; writing in place, only
     the accepted gain is run with writing (once more if it was first run to measure).
     """
-    model = LimiterModel(
-        envelope,
-        params.limiter.ceiling_dbtp - headroom_db - DETECTION_MARGIN_DB,
-        params.limiter.release_ms,
-        params.limiter.lookahead_ms,
-    )
+    ceiling_dbtp = params.limiter.ceiling_dbtp - headroom_db - DETECTION_MARGIN_DB
+
+    def new_model() -> LimiterModel:
+        return LimiterModel(
+            envelope, ceiling_dbtp, params.limiter.release_ms, params.limiter.lookahead_ms
+        )
+
+    model = new_model()
     # The model's 1 ms blocks do not fall exactly on the meter's 100 ms sub-block edges.
     offset_lu = prelimiter_lufs - model.lufs(0.0, limited=False)  # a few 0.01 LU at most
     if not math.isfinite(offset_lu):
         offset_lu = 0.0
     shift_db = 0.0
     start_db = aim_lufs - prelimiter_lufs
+    solution = solve_gain(model, aim_lufs, cap_db, lufs_offset_lu=offset_lu, start_db=start_db)
+    # The peaks between samples, where that gain (and a little more) could reach the ceiling.
+    floor_lin = db_to_lin(ceiling_dbtp - solution.gain_db - INTERSAMPLE_SEARCH_DB)
+    envelope.raise_to_interpolated_peaks(pre, floor_lin)
+    model = new_model()
     solution = solve_gain(model, aim_lufs, cap_db, lufs_offset_lu=offset_lu, start_db=start_db)
     passes = 0
     while True:
@@ -792,7 +807,7 @@ def master(
         capped = False
     else:
         last, capped = _target(
-            run, envelope, params, headroom_db, prelimiter_lufs, aim_lufs, cap_db, separate
+            run, source, envelope, params, headroom_db, prelimiter_lufs, aim_lufs, cap_db, separate
         )
     del envelope
     source = out  # releases the intermediate when the output has its own buffer

@@ -17,11 +17,17 @@ any gain, what the limiter will do and what the master will measure, in a few mi
   at -70 LUFS and the relative gate at -10 LU (BS.1770-4 Annex 1, §4-5);
 - the limiting depth: the 99th percentile of ``gr`` up to the last sound, as the limiter reports.
 
-The model is an approximation (sample peaks instead of true peaks, no attack ramp, 1 ms blocks),
-so :func:`solve_gain` takes corrections measured on real limiter passes: a loudness offset in LU
-and a gain shift for the depth. The pipeline runs the real limiter at the model's gain, measures,
-corrects the model and, if needed, runs it once or twice more; typically the first or second
-real pass is within 0.1 LU.
+The limiter catches the peaks between samples, which on dense, loud material stand a few tenths
+of a dB above the sample peaks: a model of sample peaks alone underestimated the limiting there,
+and its first pass landed 0.2 LU short (a second pass on a 5-minute master, about 1.2 s natively).
+So once the pipeline has a first solution, :meth:`EnvelopeCollector.raise_to_interpolated_peaks`
+raises each block's peak to the signal's 2x-oversampled peak (the midpoints, by the true-peak
+filter), computed only where the gain could bring it near the ceiling, and the model is solved
+again. The model stays an approximation (2x instead of the limiter's 4x, no attack ramp, 1 ms
+blocks), so :func:`solve_gain` takes corrections measured on real limiter passes: a loudness
+offset in LU and a gain shift for the depth. The pipeline runs the real limiter at the model's
+gain, measures, corrects the model and, if needed, runs it once or twice more; typically the
+first real pass is within 0.1 LU.
 
 References: ITU-R BS.1770-4 Annex 1 (K-weighting, gating).
 """
@@ -37,13 +43,25 @@ import numpy as np
 from scipy import signal  # type: ignore[import-untyped, unused-ignore]
 from scipy.ndimage import maximum_filter1d  # type: ignore[import-untyped, unused-ignore]
 
+from mixmaster import truepeak
 from mixmaster.loudness import channel_weights, k_weighting_sos
 from mixmaster.units import FloatArray
 
-__all__ = ["BLOCK_S", "EnvelopeCollector", "LimiterModel", "Solution", "solve_gain"]
+__all__ = [
+    "BLOCK_S",
+    "MODEL_OVERSAMPLING",
+    "EnvelopeCollector",
+    "LimiterModel",
+    "Solution",
+    "solve_gain",
+]
 
 BLOCK_S: Final = 0.001
 """Control block of the model (1 ms): finer than the limiter's lookahead and release."""
+
+MODEL_OVERSAMPLING: Final = 2
+"""Oversampling of the model's peaks between samples: on loud generated programme its first
+limiter pass lands as close at 2x as at the limiter's own 4x, for a third of the work."""
 
 _LOUDNESS_OFFSET_DB: Final = -0.691  # BS.1770-4 Annex 1, eq. 2
 _ABSOLUTE_GATE_LUFS: Final = -70.0  # Γ_a, BS.1770-4 Annex 1 §5
@@ -122,6 +140,18 @@ class EnvelopeCollector:
         if len(pieces) > len(cuts):
             self._partial_energy += float(pieces[-1])
         self._next = stop
+
+    def raise_to_interpolated_peaks(self, x: FloatArray, floor_lin: float) -> None:
+        """Raise each block's peak to the largest 2x-oversampled point between its samples.
+
+        ``x`` is the whole signal that was added, ``(channels, samples)``. Only spans where a
+        point could reach ``floor_lin`` are interpolated
+        (:func:`mixmaster.truepeak.interpolated_block_peaks`); elsewhere the sample peaks stay.
+        """
+        between = truepeak.interpolated_block_peaks(
+            x, self.block_samples, MODEL_OVERSAMPLING, floor_lin
+        )
+        np.maximum(self.peak_lin, between[: self.peak_lin.size], out=self.peak_lin)
 
     def integrated_lufs(self) -> float:
         """BS.1770-4 integrated loudness of everything added; ``-inf`` for silence or < 400 ms.

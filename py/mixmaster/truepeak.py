@@ -38,6 +38,7 @@ from mixmaster.units import lin_to_db
 
 __all__ = [
     "TAPS_PER_PHASE",
+    "interpolated_block_peaks",
     "oversampling_factor",
     "polyphase_taps",
     "sample_peak_dbfs",
@@ -358,6 +359,61 @@ def true_peak_lin(
             peak = max(peak, float(y.max()), -float(y.min()))
         peaks[ch] = peak
     return peaks
+
+
+def interpolated_block_peaks(
+    x: npt.NDArray[np.floating[Any]], block_samples: int, factor: int, floor_lin: float
+) -> npt.NDArray[np.float64]:
+    """The largest interpolated ``|x|`` between the samples of each block, over all channels.
+
+    The points between sample ``n`` and ``n + 1`` (phases ``1 .. factor - 1`` of
+    :func:`upsample`, in float32) count in the block of sample ``n``; the samples themselves do
+    not (take the maximum with the sample peaks for a block's peak). Points that cannot reach
+    ``floor_lin`` (by the bound :func:`true_peak_lin` skips rows of ``T`` points with) need not
+    be computed, and a block with no computed point reads 0, so that a caller interested only
+    in the peaks near some level pays little for the rest; where more than half the rows of a
+    span of about 131072 samples may reach it, the whole span is computed.
+
+    Parameters
+    ----------
+    x
+        Audio ``(channels, samples)``, finite (not checked). Not modified.
+    block_samples
+        Samples per block, at least 1; the last block may be shorter.
+    factor
+        Oversampling factor, 2 to 16.
+    floor_lin
+        Level (linear) below which peaks need not be computed.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(ceil(samples / block_samples),)`` float64, linear.
+    """
+    channels, n = x.shape
+    out = np.zeros(-(-n // block_samples))
+    span = max(1, _BLOCK_SAMPLES // block_samples) * block_samples
+    lead = TAPS_PER_PHASE // 2 - 1
+    gain = _worst_gain(factor)
+    for ch in range(channels):
+        for start in range(0, n, span):
+            count = min(span, n - start)
+            ext = _extended_block(x[ch], start - lead, count, factor, np.float32)
+            rows = _rows_that_may_exceed(ext, count, gain, floor_lin)
+            if 2 * rows.size > count // TAPS_PER_PHASE:  # dense: every point
+                points = np.abs(_interpolate(ext, count, factor)).max(axis=1)
+            elif rows.size:  # scattered rows: their points, the others left at 0
+                y = _interpolate_rows(ext, rows, count, factor)
+                grid = np.zeros((-(-count // TAPS_PER_PHASE), TAPS_PER_PHASE), dtype=np.float32)
+                grid[rows] = np.abs(y.reshape(rows.size, TAPS_PER_PHASE, factor - 1)).max(axis=2)
+                points = grid.reshape(-1)[:count]
+            else:
+                continue
+            first = start // block_samples
+            block = np.maximum.reduceat(points, np.arange(0, count, block_samples))
+            view = out[first : first + block.size]
+            np.maximum(view, block, out=view)
+    return out
 
 
 @functools.cache
