@@ -340,6 +340,31 @@ def test_ctrl_c_exits_130_and_leaves_no_output(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_ctrl_c_swallowed_by_a_library_still_stops_the_run(
+    tmp_path: Path, mix: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Regression: Ctrl-C during scipy.signal's import (about 1 run in 100) got its
+    KeyboardInterrupt caught inside the import, and the master was written with exit code 0."""
+    from mixmaster import cli, wavio
+
+    real_read = wavio.read_audio
+
+    def read_in_a_library_that_swallows_ctrl_c(path: Any) -> Any:
+        try:
+            signal.raise_signal(signal.SIGINT)  # the CLI's handler raises KeyboardInterrupt
+            time.sleep(0.01)
+        except BaseException:  # what the library did with it
+            pass
+        return real_read(path)
+
+    monkeypatch.setattr(wavio, "read_audio", read_in_a_library_that_swallows_ctrl_c)
+    out = tmp_path / "o.wav"
+    assert cli.main(["master", str(mix), "-o", str(out)]) == 130
+    assert capsys.readouterr().err.splitlines() == ["mixmaster: interrupted."]
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
 # --- --proxy -----------------------------------------------------------------------------------
 
 

@@ -21,9 +21,12 @@ import dataclasses
 import json
 import math
 import os
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Sequence
+from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from mixmaster import __version__
@@ -466,8 +469,34 @@ def _ask_proxy(url: str, features: dict[str, Any], intent: Intent) -> Decision:
     return Decision(params_from_dict(answer["params"]), tuple(explanation))
 
 
+_ctrl_c_seen = False
+
+
+def _on_ctrl_c(signum: int, frame: FrameType | None) -> None:
+    """SIGINT: remember it, then raise KeyboardInterrupt as Python's own handler does."""
+    global _ctrl_c_seen
+    _ctrl_c_seen = True
+    raise KeyboardInterrupt
+
+
+def _raise_if_ctrl_c_was_swallowed() -> None:
+    """Raise KeyboardInterrupt if Ctrl-C came but its KeyboardInterrupt got lost on the way.
+
+    Raised while a library module imports (scipy.signal, in about 1 run in 100 when Ctrl-C
+    came during that import), the KeyboardInterrupt can be wrapped and then caught as an
+    ordinary exception inside the library, and the run went on to write its output with exit
+    code 0. Checked at every progress report, so the run stops at the next one.
+    """
+    if _ctrl_c_seen:
+        raise KeyboardInterrupt
+
+
 class _ProgressBar:
-    """A one-line progress display on stderr, redrawn with ``\\r``; silent when not a TTY."""
+    """A one-line progress display on stderr, redrawn with ``\\r``; silent when not a TTY.
+
+    Every report also stops the run if a Ctrl-C was swallowed (see
+    :func:`_raise_if_ctrl_c_was_swallowed`).
+    """
 
     def __init__(self, stream: TextIO, labels: dict[str, str]) -> None:
         self._stream = stream
@@ -476,6 +505,7 @@ class _ProgressBar:
         self._last = ""
 
     def __call__(self, stage: str, fraction: float) -> None:
+        _raise_if_ctrl_c_was_swallowed()
         if not self._enabled:
             return
         label = self._labels.get(stage, stage)
@@ -1221,7 +1251,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         Arguments without the program name; ``None`` reads ``sys.argv``.
     """
     debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    global _ctrl_c_seen
+    _ctrl_c_seen = False
+    # Our own SIGINT handler (Python's, plus a note that Ctrl-C came), where Python's is set.
+    own_handler = (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )
     try:
+        if own_handler:
+            signal.signal(signal.SIGINT, _on_ctrl_c)
         args = build_parser().parse_args(argv)
         func: Command = args.func
         return func(args)
@@ -1263,3 +1302,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"with the command you ran (run again with {DEBUG_ENV}=1 for the traceback)."
         )
         return EXIT_INTERNAL
+    finally:
+        if own_handler:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
