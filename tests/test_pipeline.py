@@ -303,31 +303,35 @@ def test_the_master_is_the_same_with_and_without_the_background_thread(
     monkeypatch: pytest.MonkeyPatch, in_place: bool
 ) -> None:
     """The envelope, meter and output stage take pieces on a second core natively, one at a
-    time in order (in Pyodide, at once): the same master bit for bit, also when the output is
-    written into the intermediate (in place) and over the caller's own float32 input. The
-    consumers are slowed down, so the chain runs on while they hold a piece: the piece must
-    not change under them."""
+    time in order (in Pyodide, at once), and the stages before the compressor take the next
+    chunk there while the compressor works: the same master bit for bit, also when the output
+    is written into the intermediate (in place) and over the caller's own float32 input. The
+    consumers and the EQ are slowed down, so the chain runs on while they hold a piece: the
+    piece must not change under them."""
     import threading
     import time
 
     from mixmaster import background
+    from mixmaster.eq import EqProcessor
     from mixmaster.loudness import LoudnessMeter
     from mixmaster.targeting import EnvelopeCollector
 
     where: list[str] = []
+    eq_where: list[str] = []
 
-    def held(consume: Callable[..., Any]) -> Callable[..., Any]:
+    def held(consume: Callable[..., Any], names: list[str]) -> Callable[..., Any]:
         def slowly(self: Any, y: np.ndarray) -> Any:
             before = y.copy()
-            where.append(threading.current_thread().name)
+            names.append(threading.current_thread().name)
             time.sleep(0.001)
             assert np.array_equal(y, before), "a piece changed while its consumer held it"
             return consume(self, y)
 
         return slowly
 
-    monkeypatch.setattr(EnvelopeCollector, "add", held(EnvelopeCollector.add))
-    monkeypatch.setattr(LoudnessMeter, "process", held(LoudnessMeter.process))
+    monkeypatch.setattr(EnvelopeCollector, "add", held(EnvelopeCollector.add, where))
+    monkeypatch.setattr(LoudnessMeter, "process", held(LoudnessMeter.process, where))
+    monkeypatch.setattr(EqProcessor, "process", held(EqProcessor.process, eq_where))
     fs = 44_100
     x = signals.programme(5.0, fs).astype(np.float32)
     p = _params(loudness={"target_lufs": -9.0}, compressor={"amount": 1.0})
@@ -336,8 +340,11 @@ def test_the_master_is_the_same_with_and_without_the_background_thread(
     monkeypatch.setattr(background, "threads_available", lambda: True)
     threaded = master(x.copy(), fs, p, chunk_samples=4096, overwrite_input=True)
     assert any(name.startswith("mixmaster-background") for name in where)
+    assert eq_where and all(name.startswith("mixmaster-background") for name in eq_where)
+    eq_where.clear()
     monkeypatch.setattr(background, "threads_available", lambda: False)
     serial = master(x.copy(), fs, p, chunk_samples=4096, overwrite_input=True)
+    assert eq_where == ["MainThread"] * len(eq_where)
     assert np.array_equal(threaded.audio, serial.audio)
     assert threaded.report.to_json() == serial.report.to_json()
 
@@ -432,6 +439,44 @@ def test_cancel_from_progress_propagates(stage: str) -> None:
 
     with pytest.raises(CancelledError):
         master(signals.programme(3.0, fs), fs, MasteringParams(), progress=progress)
+
+
+def test_a_failing_chain_leaves_nothing_running_on_the_second_core(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The EQ takes the next chunk in the background while the compressor fails on this one
+    # (out of memory, say): the pipeline must wait for (or cancel) that job before raising.
+    import threading
+    import time
+
+    from mixmaster import background
+    from mixmaster.dynamics import CompressorProcessor
+    from mixmaster.eq import EqProcessor
+
+    monkeypatch.setattr(background, "threads_available", lambda: True)
+    calls: list[float] = []
+    names: list[str] = []
+    real = EqProcessor.process
+
+    def slow(self: Any, y: np.ndarray) -> Any:
+        names.append(threading.current_thread().name)
+        time.sleep(0.05)
+        calls.append(time.perf_counter())
+        return real(self, y)
+
+    def fail(self: Any, y: np.ndarray) -> Any:
+        raise MemoryError
+
+    monkeypatch.setattr(EqProcessor, "process", slow)
+    monkeypatch.setattr(CompressorProcessor, "process", fail)
+    fs = 44_100
+    with pytest.raises(MemoryError):
+        master(signals.programme(3.0, fs), fs, MasteringParams(), chunk_samples=4096)
+    ended = time.perf_counter()
+    time.sleep(0.15)
+    # chunk 0, and chunk 1 unless it was cancelled before it started, both on the worker
+    assert names and all(name.startswith("mixmaster-background") for name in names)
+    assert len(calls) in (1, 2) and all(t <= ended for t in calls)
 
 
 # --- bad input ---------------------------------------------------------------------------------

@@ -41,19 +41,21 @@ costs one more limiter pass. Processing happens in float64 chunks only; no full-
 array ever exists.
 
 Cores: natively, the envelope collector (step 1) and the limiter pass's meter and output stage
-(steps 2 and 4) take each piece on a second core while the chain or the limiter makes the next
-(:mod:`mixmaster.background`; at most one piece waits). In Pyodide they run in turn, as before;
-the master is the same bit for bit.
+(steps 2 and 4) take each piece on a second core while the chain or the limiter makes the next,
+and the chain's first stages (those before the compressor, :func:`_ahead`) take the next chunk
+there while the rest of the chain makes this one (:mod:`mixmaster.background`; at most one
+piece waits). In Pyodide they run in turn, as before; the master is the same bit for bit.
 
 References: ITU-R BS.1770-4 (loudness, true peak), EBU R128 / Tech 3341 / Tech 3342.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -378,33 +380,68 @@ def _stream(
     n: int,
     chunk_samples: int,
     tail_samples: int = 0,
-) -> Iterator[tuple[int, FloatArray]]:
+    ahead: int = 0,
+) -> Generator[tuple[int, FloatArray], None, None]:
     """Run ``read(start, stop)`` chunks through ``procs``; yield ``(start, output)`` in order.
 
     The chain's total latency is compensated: after the input, zeros are fed for
     ``sum(latency_samples)`` samples (and ``tail_samples`` more, whose output is dropped) and
     the first that many output samples are dropped, so the yielded pieces tile ``[0, n)``
     exactly and line up with the input.
+
+    The first ``ahead`` processors (and ``read``) take the next chunk in the background
+    (:func:`mixmaster.background.start`) while the others process this one: every processor
+    still sees the same chunks in the same order, so the output is the same bit for bit.
     """
     latency = sum(p.latency_samples for p in procs)
-    written = -latency
-    pos = 0
+    front, back = procs[:ahead], procs[ahead:]
     end = n + latency + tail_samples
-    while pos < end:
+
+    def feed(pos: int) -> tuple[int, FloatArray]:
         if pos < n:
             stop = min(n, pos + chunk_samples)
             y = read(pos, stop)
         else:
             stop = min(end, pos + chunk_samples)
             y = np.zeros((channels, stop - pos))
-        for proc in procs:
+        for proc in front:
             y = proc.process(y)
-        lo = max(written, 0)
-        hi = min(written + y.shape[1], n)
-        if hi > lo:
-            yield lo, y[:, lo - written : hi - written]
-        written += y.shape[1]
-        pos = stop
+        return stop, y
+
+    def launch(pos: int) -> background.Job[tuple[int, FloatArray]]:
+        fn = functools.partial(feed, pos)
+        return background.start(fn) if front else background.Job(fn, None)  # None: runs here
+
+    written = -latency
+    job = launch(0) if end > 0 else None
+    try:
+        while job is not None:
+            stop, y = job.result()
+            job = launch(stop) if stop < end else None
+            for proc in back:
+                y = proc.process(y)
+            lo = max(written, 0)
+            hi = min(written + y.shape[1], n)
+            if hi > lo:
+                yield lo, y[:, lo - written : hi - written]
+            written += y.shape[1]
+    finally:
+        if job is not None:  # stopped early (cancelled...): nothing runs on after this
+            job.abandon()
+
+
+def _ahead(procs: list[Processor]) -> int:
+    """How many of the chain's first stages take the next chunk on the second core.
+
+    Those before the compressor, or without one, before the reference match (the two costly
+    stages: with both, EQ and match take about as long as the compressor), or else all but the
+    last.
+    """
+    for kind in (CompressorProcessor, MatchProcessor):
+        for i, proc in enumerate(procs):
+            if isinstance(proc, kind):
+                return i
+    return max(0, len(procs) - 1)
 
 
 def _run_prelimiter(
@@ -432,9 +469,11 @@ def _run_prelimiter(
             input_meter.process(chunk)
         return chunk
 
-    # The envelope takes each piece on the second core while the chain makes the next.
-    with background.Relay() as relay:
-        for start, y in _stream(procs, read, channels, n, chunk_samples):
+    # On a second core, the stages before the compressor take the next chunk while the rest of
+    # the chain makes this one, and the envelope takes each piece as it comes out.
+    pieces = _stream(procs, read, channels, n, chunk_samples, ahead=_ahead(procs))
+    with background.Relay() as relay, contextlib.closing(pieces):
+        for start, y in pieces:
             out[:, start : start + y.shape[1]] = y
             if envelope is not None:
                 relay.send(functools.partial(envelope.add, y))
