@@ -340,8 +340,13 @@ def test_ctrl_c_exits_130_and_leaves_no_output(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", ["master", "analyze"])
 def test_ctrl_c_swallowed_by_a_library_still_stops_the_run(
-    tmp_path: Path, mix: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    mix: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
 ) -> None:
     """Regression: Ctrl-C during scipy.signal's import (about 1 run in 100) got its
     KeyboardInterrupt caught inside the import, and the master was written with exit code 0."""
@@ -359,10 +364,13 @@ def test_ctrl_c_swallowed_by_a_library_still_stops_the_run(
 
     monkeypatch.setattr(wavio, "read_audio", read_in_a_library_that_swallows_ctrl_c)
     out = tmp_path / "o.wav"
-    assert cli.main(["master", str(mix), "-o", str(out)]) == 130
+    argv = ["master", str(mix), "-o", str(out)] if command == "master" else ["analyze", str(mix)]
+    assert cli.main(argv) == 130
     assert capsys.readouterr().err.splitlines() == ["mixmaster: interrupted."]
     assert list(tmp_path.iterdir()) == []
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    monkeypatch.setattr(wavio, "read_audio", real_read)
+    assert cli.main(["analyze", str(mix)]) == 0  # the next run starts afresh
 
 
 # --- --proxy -----------------------------------------------------------------------------------

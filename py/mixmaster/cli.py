@@ -485,7 +485,9 @@ def _raise_if_ctrl_c_was_swallowed() -> None:
     Raised while a library module imports (scipy.signal, in about 1 run in 100 when Ctrl-C
     came during that import), the KeyboardInterrupt can be wrapped and then caught as an
     ordinary exception inside the library, and the run went on to write its output with exit
-    code 0. Checked at every progress report, so the run stops at the next one.
+    code 0. Checked at every progress report of ``master`` (so it stops at the next one),
+    before an album's masters are kept, and when a command returns (``analyze`` then exits 130
+    after printing).
     """
     if _ctrl_c_seen:
         raise KeyboardInterrupt
@@ -1046,6 +1048,7 @@ def _run_album(
 
         plan, rounds = master_in_rounds(plan_for, master_all, lambda r: float(r["lufs"]))
         results, params = list(rounds), track_params(plan)
+        _raise_if_ctrl_c_was_swallowed()  # the masters are removed below
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         _remove_files(written | (set(outputs) - existed))
@@ -1252,7 +1255,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
     global _ctrl_c_seen
-    _ctrl_c_seen = False
     # Our own SIGINT handler (Python's, plus a note that Ctrl-C came), where Python's is set.
     own_handler = (
         threading.current_thread() is threading.main_thread()
@@ -1260,10 +1262,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         if own_handler:
+            _ctrl_c_seen = False
             signal.signal(signal.SIGINT, _on_ctrl_c)
         args = build_parser().parse_args(argv)
         func: Command = args.func
-        return func(args)
+        code = func(args)
+        _raise_if_ctrl_c_was_swallowed()
+        return code
     except CancelledError as exc:
         _error(f"cancelled: {exc.message}")
         return EXIT_INTERRUPTED
@@ -1305,3 +1310,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if own_handler:
             signal.signal(signal.SIGINT, signal.default_int_handler)
+            _ctrl_c_seen = False
