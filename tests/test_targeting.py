@@ -159,3 +159,14 @@ def test_depth_shift_locates_a_measurement(
     depth = model.depth_db(12.0)
     assert depth_shift_db(model, 11.0, depth) == pytest.approx(1.0, abs=0.05)
     assert depth_shift_db(model, 12.0, 0.0) == 0.0
+
+
+@pytest.mark.parametrize(("fs", "changed"), [(96_000, True), (192_000, False)])
+def test_interpolated_peaks_follow_the_limiters_detection(fs: int, changed: bool) -> None:
+    # The limiter oversamples 2x at 96 kHz and detects sample peaks from 192 kHz: the model's
+    # peaks between samples are added where, and only where, the limiter sees them too.
+    x = signals.clipped_drums(1.0, fs)
+    envelope = _envelope(x, fs)
+    before = envelope.peak_lin.copy()
+    envelope.raise_to_interpolated_peaks(x.astype(np.float32), 0.0)
+    assert (not np.array_equal(envelope.peak_lin, before)) == changed

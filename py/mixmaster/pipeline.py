@@ -116,11 +116,16 @@ CAP_APPROACH_DB: Final = 0.3
 
 INTERSAMPLE_SEARCH_DB: Final = 3.0
 """The limiter model's peaks between samples are computed where the signal, with the gain of a
-first solution from sample peaks, comes within this much of the ceiling (refining the peaks
-raises the gain by a few tenths of a dB; the real passes correct what the model misses)."""
+first solution from sample peaks, comes within this much of the ceiling. They usually move the
+gain by a few tenths of a dB (down, where the depth cap sets it); where they raise it by more
+than this, they are computed again down to the new gain's reach (at most
+:data:`_MAX_REFINEMENTS` times; the real passes correct what the model still misses)."""
 
 SEPARATE_OUTPUT_BYTES: Final = 256 * 2**20
 """Up to this size the output gets its own float32 buffer (saving a limiter pass)."""
+
+_MAX_REFINEMENTS: Final = 3
+"""Rounds of the limiter model's peaks between samples (one in practice)."""
 
 _MAX_TRIMS: Final = 3
 """Trims of the final verification (one is provably enough; it should never be needed)."""
@@ -689,11 +694,16 @@ def _target(
     shift_db = 0.0
     start_db = aim_lufs - prelimiter_lufs
     solution = solve_gain(model, aim_lufs, cap_db, lufs_offset_lu=offset_lu, start_db=start_db)
-    # The peaks between samples, where that gain (and a little more) could reach the ceiling.
-    floor_lin = db_to_lin(ceiling_dbtp - solution.gain_db - INTERSAMPLE_SEARCH_DB)
-    envelope.raise_to_interpolated_peaks(pre, floor_lin)
-    model = new_model()
-    solution = solve_gain(model, aim_lufs, cap_db, lufs_offset_lu=offset_lu, start_db=start_db)
+    # The peaks between samples, where that gain (and a little more) could reach the ceiling;
+    # again, further down, in the rare case that they raised the gain by more than that.
+    refined_db = -math.inf  # the gain up to which the model has them
+    for _ in range(_MAX_REFINEMENTS):
+        if solution.gain_db <= refined_db:
+            break
+        refined_db = solution.gain_db + INTERSAMPLE_SEARCH_DB
+        envelope.raise_to_interpolated_peaks(pre, db_to_lin(ceiling_dbtp - refined_db))
+        model = new_model()
+        solution = solve_gain(model, aim_lufs, cap_db, lufs_offset_lu=offset_lu, start_db=start_db)
     passes = 0
     while True:
         passes += 1

@@ -23,11 +23,11 @@ and its first pass landed 0.2 LU short (a second pass on a 5-minute master, abou
 So once the pipeline has a first solution, :meth:`EnvelopeCollector.raise_to_interpolated_peaks`
 raises each block's peak to the signal's 2x-oversampled peak (the midpoints, by the true-peak
 filter), computed only where the gain could bring it near the ceiling, and the model is solved
-again. The model stays an approximation (2x instead of the limiter's 4x, no attack ramp, 1 ms
-blocks), so :func:`solve_gain` takes corrections measured on real limiter passes: a loudness
-offset in LU and a gain shift for the depth. The pipeline runs the real limiter at the model's
-gain, measures, corrects the model and, if needed, runs it once or twice more; typically the
-first real pass is within 0.1 LU.
+again. The model stays an approximation (2x where the limiter oversamples 4x, below 96 kHz; no
+attack ramp; 1 ms blocks), so :func:`solve_gain` takes corrections measured on real limiter
+passes: a loudness offset in LU and a gain shift for the depth. The pipeline runs the real
+limiter at the model's gain, measures, corrects the model and, if needed, runs it once or twice
+more; typically the first real pass is within 0.1 LU.
 
 References: ITU-R BS.1770-4 Annex 1 (K-weighting, gating).
 """
@@ -144,13 +144,16 @@ class EnvelopeCollector:
     def raise_to_interpolated_peaks(self, x: FloatArray, floor_lin: float) -> None:
         """Raise each block's peak to the largest 2x-oversampled point between its samples.
 
-        ``x`` is the whole signal that was added, ``(channels, samples)``. Only spans where a
-        point could reach ``floor_lin`` are interpolated
+        ``x`` is the whole signal that was added, ``(channels, samples)``. Only points that
+        could reach ``floor_lin`` need be interpolated
         (:func:`mixmaster.truepeak.interpolated_block_peaks`); elsewhere the sample peaks stay.
+        Oversampled 2x, or not at all where the limiter itself detects sample peaks (192 kHz
+        and above, :func:`mixmaster.truepeak.oversampling_factor`).
         """
-        between = truepeak.interpolated_block_peaks(
-            x, self.block_samples, MODEL_OVERSAMPLING, floor_lin
-        )
+        factor = min(MODEL_OVERSAMPLING, truepeak.oversampling_factor(self.sample_rate_hz))
+        if factor == 1:  # from 192 kHz the limiter too detects sample peaks
+            return
+        between = truepeak.interpolated_block_peaks(x, self.block_samples, factor, floor_lin)
         np.maximum(self.peak_lin, between[: self.peak_lin.size], out=self.peak_lin)
 
     def integrated_lufs(self) -> float:
