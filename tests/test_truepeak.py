@@ -249,23 +249,34 @@ def test_interpolated_block_peaks_skip_spans_below_the_floor() -> None:
 
 
 @pytest.mark.parametrize("floor_lin", [0.2, 0.5, 0.75])
-def test_interpolated_block_peaks_are_exact_wherever_they_reach_the_floor(floor_lin: float) -> None:
-    # Scattered rows (a few overs in quiet programme) and dense spans (a loud stretch): every
-    # block whose points reach the floor reads as computing everything; the others read at
-    # most that (only some of their points may have been computed).
+def test_interpolated_block_peaks_are_exact_around_samples_that_reach_the_floor(
+    floor_lin: float,
+) -> None:
+    # Scattered rows (a few overs in quiet programme) and dense spans (a loud stretch). With one
+    # sample per block, every point whose filter window holds a sample at or above the floor
+    # reads as computing everything; the others read at most that (0 where not computed).
     n = 3 * 131_072
     x = signals.programme(n / 44_100 + 0.1, 44_100, level_dbfs_rms=-30.0)[:, :n]
     x[:, 2 * 131_072 :] *= 20.0  # a loud last span
     for i, at in enumerate((1_000, 40_017, 131_000, 150_321)):
         x[i % 2, at - 3 : at + 3] = [0.3, -0.6, 0.8, 0.8, -0.6, 0.3]
     x = x.astype(np.float32)
-    got = interpolated_block_peaks(x, 44, 4, floor_lin)
-    full = interpolated_block_peaks(x, 44, 4, 0.0)
-    reach = full >= floor_lin
-    assert reach.sum() > 4
-    np.testing.assert_array_equal(got[reach], full[reach])
-    assert np.all(got[~reach] <= full[~reach])
-    assert (got[~reach] == 0.0).sum() > 1_000  # the quiet spans were skipped
+    lead = TAPS_PER_PHASE // 2 - 1  # point m's window: samples m - lead .. m - lead + T - 1
+    per_channel = []
+    for channel in x:
+        got = interpolated_block_peaks(channel[None], 1, 4, floor_lin)
+        full = interpolated_block_peaks(channel[None], 1, 4, 0.0)
+        loud = np.pad(np.abs(channel) >= floor_lin, (lead, TAPS_PER_PHASE))
+        window = np.lib.stride_tricks.sliding_window_view(loud, TAPS_PER_PHASE)[:n].any(axis=1)
+        assert 10 < window.sum() < n
+        np.testing.assert_array_equal(got[window], full[window])
+        assert np.all(got <= full)
+        assert (got[~window] == 0.0).sum() > 100_000  # the quiet spans were skipped
+        per_channel.append(got)
+    # Several channels: the largest of each channel's.
+    np.testing.assert_array_equal(
+        interpolated_block_peaks(x, 1, 4, floor_lin), np.max(per_channel, axis=0)
+    )
 
 
 @pytest.mark.parametrize("sample_rate_hz", [44_100, 96_000, 192_000])

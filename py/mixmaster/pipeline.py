@@ -114,9 +114,11 @@ DEPTH_TOLERANCE_DB: Final = 0.1
 CAP_APPROACH_DB: Final = 0.3
 """The limiting depth is the limiter's 99th percentile of gain reduction (see above)."""
 
-INTERSAMPLE_SEARCH_DB: Final = 3.0
-"""The limiter model's peaks between samples are computed where the signal, with the gain of a
-first solution from sample peaks, comes within this much of the ceiling. They usually move the
+INTERSAMPLE_SEARCH_DB: Final = 2.0
+"""The limiter model's peaks between samples are computed around the samples that, with the gain
+of a first solution from sample peaks, come within this much of the ceiling (over 15 generated
+materials x 5 targets, 1, 2 and 3 dB saved the same passes; on a 5-minute track this costs
+0.05 s natively and 0.25 s in Pyodide, against 2.5 s for every point). They usually move the
 gain by a few tenths of a dB (down, where the depth cap sets it); where they raise it by more
 than this, they are computed again down to the new gain's reach (at most
 :data:`_MAX_REFINEMENTS` times; the real passes correct what the model still misses)."""
@@ -694,8 +696,8 @@ def _target(
     shift_db = 0.0
     start_db = aim_lufs - prelimiter_lufs
     solution = solve_gain(model, aim_lufs, cap_db, lufs_offset_lu=offset_lu, start_db=start_db)
-    # The peaks between samples, where that gain (and a little more) could reach the ceiling;
-    # again, further down, in the rare case that they raised the gain by more than that.
+    # The peaks between samples, around the samples that this gain (and a little more) brings
+    # near the ceiling; again, further down, in the rare case that they raise it beyond that.
     refined_db = -math.inf  # the gain up to which the model has them
     for _ in range(_MAX_REFINEMENTS):
         if solution.gain_db <= refined_db:

@@ -141,11 +141,11 @@ class EnvelopeCollector:
             self._partial_energy += float(pieces[-1])
         self._next = stop
 
-    def raise_to_interpolated_peaks(self, x: FloatArray, floor_lin: float) -> None:
+    def raise_to_interpolated_peaks(self, x: FloatArray, sample_floor_lin: float) -> None:
         """Raise each block's peak to the largest 2x-oversampled point between its samples.
 
-        ``x`` is the whole signal that was added, ``(channels, samples)``. Only points that
-        could reach ``floor_lin`` need be interpolated
+        ``x`` is the whole signal that was added, ``(channels, samples)``. Only the points
+        around samples that reach ``sample_floor_lin`` need be interpolated
         (:func:`mixmaster.truepeak.interpolated_block_peaks`); elsewhere the sample peaks stay.
         Oversampled 2x, or not at all where the limiter itself detects sample peaks (192 kHz
         and above, :func:`mixmaster.truepeak.oversampling_factor`).
@@ -153,7 +153,7 @@ class EnvelopeCollector:
         factor = min(MODEL_OVERSAMPLING, truepeak.oversampling_factor(self.sample_rate_hz))
         if factor == 1:  # from 192 kHz the limiter too detects sample peaks
             return
-        between = truepeak.interpolated_block_peaks(x, self.block_samples, factor, floor_lin)
+        between = truepeak.interpolated_block_peaks(x, self.block_samples, factor, sample_floor_lin)
         np.maximum(self.peak_lin, between[: self.peak_lin.size], out=self.peak_lin)
 
     def integrated_lufs(self) -> float:

@@ -362,17 +362,19 @@ def true_peak_lin(
 
 
 def interpolated_block_peaks(
-    x: npt.NDArray[np.floating[Any]], block_samples: int, factor: int, floor_lin: float
+    x: npt.NDArray[np.floating[Any]], block_samples: int, factor: int, sample_floor_lin: float
 ) -> npt.NDArray[np.float64]:
     """The largest interpolated ``|x|`` between the samples of each block, over all channels.
 
     The points between sample ``n`` and ``n + 1`` (phases ``1 .. factor - 1`` of
     :func:`upsample`, in float32) count in the block of sample ``n``; the samples themselves do
-    not (take the maximum with the sample peaks for a block's peak). Points that cannot reach
-    ``floor_lin`` (by the bound :func:`true_peak_lin` skips rows of ``T`` points with) need not
-    be computed, and a block with no computed point reads 0, so that a caller interested only
-    in the peaks near some level pays little for the rest; where more than half the rows of a
-    span of about 131072 samples may reach it, the whole span is computed.
+    not (take the maximum with the sample peaks for a block's peak). Only the rows of ``T``
+    points whose input samples (the ``2T - 1`` each row reads) reach ``sample_floor_lin`` need
+    be computed, so that a caller interested only in the peaks near some level pays little for
+    the rest; a block with no computed point reads 0. (Points of the other rows may still
+    exceed that level, by up to the filter's gain: this is a caller's choice of where peaks
+    matter, not a bound.) Where more than half the rows of a span of about 131072 samples are
+    to be computed, the whole span is.
 
     Parameters
     ----------
@@ -382,8 +384,9 @@ def interpolated_block_peaks(
         Samples per block, at least 1; the last block may be shorter.
     factor
         Oversampling factor, 2 to 16.
-    floor_lin
-        Level (linear) below which peaks need not be computed.
+    sample_floor_lin
+        Level (linear) of input samples, below which the points around them need not be
+        computed.
 
     Returns
     -------
@@ -394,12 +397,11 @@ def interpolated_block_peaks(
     out = np.zeros(-(-n // block_samples))
     span = max(1, _BLOCK_SAMPLES // block_samples) * block_samples
     lead = TAPS_PER_PHASE // 2 - 1
-    gain = _worst_gain(factor)
     for ch in range(channels):
         for start in range(0, n, span):
             count = min(span, n - start)
             ext = _extended_block(x[ch], start - lead, count, factor, np.float32)
-            rows = _rows_that_may_exceed(ext, count, gain, floor_lin)
+            rows = _rows_that_may_exceed(ext, count, 1.0, sample_floor_lin)
             if 2 * rows.size > count // TAPS_PER_PHASE:  # dense: every point
                 points = np.abs(_interpolate(ext, count, factor)).max(axis=1)
             elif rows.size:  # scattered rows: their points, the others left at 0
