@@ -130,3 +130,33 @@ def test_inputs_shorter_than_the_fir_or_of_other_layouts_pass_the_pipeline(
     x = np.random.default_rng(0).standard_normal((channels, samples)) * 0.1
     out = master(x, 48_000, p).audio
     assert out.shape == x.shape and np.isfinite(out).all()
+
+
+def test_the_side_on_the_second_core_gives_the_same_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Natively the side's FIR runs in the background thread while the mid's runs here; in
+    Pyodide (no threads) in turn: the same output bit for bit."""
+    import threading
+
+    from mixmaster import background
+    from mixmaster.matching import FftFir
+
+    fs = 44_100
+    params = MatchParams(mid_db=wavy(6.0), side_db=wavy(-6.0, 1.0))
+    x = signals.programme(3.0, fs)
+    where: list[str] = []
+    real = FftFir.process
+
+    def recorded(self: FftFir, chunk: np.ndarray) -> np.ndarray:
+        where.append(threading.current_thread().name)
+        return real(self, chunk)
+
+    monkeypatch.setattr(FftFir, "process", recorded)
+    monkeypatch.setattr(background, "threads_available", lambda: True)
+    threaded = run_whole(MatchProcessor(fs, 2, params), x, chunk_samples=8192)
+    assert any(name.startswith("mixmaster-background") for name in where)
+    assert "MainThread" in where
+    monkeypatch.setattr(background, "threads_available", lambda: False)
+    where.clear()
+    serial = run_whole(MatchProcessor(fs, 2, params), x, chunk_samples=8192)
+    assert set(where) == {"MainThread"}
+    assert np.array_equal(threaded, serial)
