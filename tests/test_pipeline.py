@@ -298,9 +298,9 @@ def test_in_place_output_matches_the_separate_buffer(monkeypatch: pytest.MonkeyP
     assert in_place.report.loudness.passes >= separate.report.loudness.passes
 
 
-@pytest.mark.parametrize("in_place", [False, True])
+@pytest.mark.parametrize(("in_place", "match"), [(False, False), (True, False), (False, True)])
 def test_the_master_is_the_same_with_and_without_the_background_thread(
-    monkeypatch: pytest.MonkeyPatch, in_place: bool
+    monkeypatch: pytest.MonkeyPatch, in_place: bool, match: bool
 ) -> None:
     """The envelope, meter and output stage take pieces on a second core natively, one at a
     time in order (in Pyodide, at once), and the stages before the compressor take the next
@@ -334,7 +334,13 @@ def test_the_master_is_the_same_with_and_without_the_background_thread(
     monkeypatch.setattr(EqProcessor, "process", held(EqProcessor.process, eq_where))
     fs = 44_100
     x = signals.programme(5.0, fs).astype(np.float32)
-    p = _params(loudness={"target_lufs": -9.0}, compressor={"amount": 1.0})
+    curve = [round(3.0 * math.sin(0.4 * k), 2) for k in range(31)] if match else [0.0] * 31
+    # With a match, it runs ahead on the worker too, and its side FIR then on that same thread.
+    p = _params(
+        loudness={"target_lufs": -9.0},
+        compressor={"amount": 1.0},
+        match={"mid_db": curve, "side_db": curve[::-1]},
+    )
     if in_place:
         monkeypatch.setattr(pipeline, "SEPARATE_OUTPUT_BYTES", 0)
     monkeypatch.setattr(background, "threads_available", lambda: True)
