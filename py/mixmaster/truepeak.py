@@ -350,12 +350,9 @@ def true_peak_lin(
             count = min(_BLOCK_SAMPLES, last_out + 1 - start)
             ext = _extended_block(arr[ch], start - lead, count, factor, np.float32)
             rows = _rows_that_may_exceed(ext, count, gain, peak)
-            if 2 * rows.size > count // TAPS_PER_PHASE:  # dense material: every row, no gather
-                y = _interpolate(ext, count, factor)
-            elif rows.size:
-                y = _interpolate_rows(ext, rows, count, factor)
-            else:
+            if not rows.size:
                 continue
+            y, _ = _interpolate_rows_or_all(ext, rows, count, factor)
             peak = max(peak, float(y.max()), -float(y.min()))
         peaks[ch] = peak
     return peaks
@@ -402,15 +399,16 @@ def interpolated_block_peaks(
             count = min(span, n - start)
             ext = _extended_block(x[ch], start - lead, count, factor, np.float32)
             rows = _rows_that_may_exceed(ext, count, 1.0, sample_floor_lin)
-            if 2 * rows.size > count // TAPS_PER_PHASE:  # dense: every point
-                points = np.abs(_interpolate(ext, count, factor)).max(axis=1)
-            elif rows.size:  # scattered rows: their points, the others left at 0
-                y = _interpolate_rows(ext, rows, count, factor)
-                grid = np.zeros((-(-count // TAPS_PER_PHASE), TAPS_PER_PHASE), dtype=np.float32)
-                grid[rows] = np.abs(y.reshape(rows.size, TAPS_PER_PHASE, factor - 1)).max(axis=2)
-                points = grid.reshape(-1)[:count]
-            else:
+            if not rows.size:
                 continue
+            y, computed = _interpolate_rows_or_all(ext, rows, count, factor)
+            if computed is None:  # every point
+                points = np.abs(y).max(axis=1)
+            else:  # scattered rows: their points, the others left at 0
+                grid = np.zeros((-(-count // TAPS_PER_PHASE), TAPS_PER_PHASE), dtype=np.float32)
+                per_point = np.abs(y.reshape(rows.size, TAPS_PER_PHASE, factor - 1))
+                grid[computed] = per_point.max(axis=2)
+                points = grid.reshape(-1)[:count]
             first = start // block_samples
             block = np.maximum.reduceat(points, np.arange(0, count, block_samples))
             view = out[first : first + block.size]
@@ -451,6 +449,17 @@ def _rows_that_may_exceed(
         group_loud |= words[:, k]
     in_group = group_loud != 0
     return np.flatnonzero(in_group[:-1] | in_group[1:])
+
+
+def _interpolate_rows_or_all(
+    ext: npt.NDArray[Any], rows: npt.NDArray[np.intp], count: int, factor: int
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp] | None]:
+    """The given rows' points (:func:`_interpolate_rows`) and ``rows``; or, where they are more
+    than half the rows, every point (:func:`_interpolate`: dense material, no gather) and
+    ``None``."""
+    if 2 * rows.size > count // TAPS_PER_PHASE:
+        return _interpolate(ext, count, factor), None
+    return _interpolate_rows(ext, rows, count, factor), rows
 
 
 def _interpolate_rows(
